@@ -1,0 +1,67 @@
+"""`AdapterState`: the adapters of one model, kept on the model object."""
+
+import dataclasses
+
+from keras_adapters.configs.adapter_config import config_from_dict
+
+STATE_ATTRIBUTE = "_keras_adapters_state"
+STATE_FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class AdapterState:
+    """Which adapters a model has, which are active, enabled and merged.
+
+    Attributes:
+        configs: adapter name -> method config, in the order they were added.
+        active: names of the active adapters.
+        enabled: `False` after `keras_adapters.disable_adapters`.
+        merged: names of the LoRA adapters merged into base kernels.
+        original_trainable: `id(variable)` -> its `trainable` flag before
+            the first adapter, to restore when the last one is deleted.
+    """
+
+    configs: dict = dataclasses.field(default_factory=dict)
+    active: tuple = ()
+    enabled: bool = True
+    merged: tuple = ()
+    original_trainable: dict = dataclasses.field(default_factory=dict)
+
+    def get_config(self):
+        return {
+            "format_version": STATE_FORMAT_VERSION,
+            "adapters": [
+                {"name": name, "config": config.get_config()}
+                for name, config in self.configs.items()
+            ],
+            "active": list(self.active),
+            "enabled": self.enabled,
+            "merged": list(self.merged),
+        }
+
+    @staticmethod
+    def records_from_config(config):
+        """`[(name, method config)]` from `get_config()` output."""
+        return [(r["name"], config_from_dict(r["config"])) for r in config["adapters"]]
+
+
+def get_state(model):
+    """The model's `AdapterState`, or `None` if it has no adapters."""
+    return model.__dict__.get(STATE_ATTRIBUTE)
+
+
+def require_state(model):
+    state = get_state(model)
+    if state is None:
+        raise ValueError(
+            f"Model {model.name!r} has no adapters. Add one with `keras_adapters.add_adapter`."
+        )
+    return state
+
+
+def set_state(model, state):
+    # Plain attribute, outside Keras tracking: it is not model state to save as weights.
+    if state is None:
+        model.__dict__.pop(STATE_ATTRIBUTE, None)
+    else:
+        object.__setattr__(model, STATE_ATTRIBUTE, state)

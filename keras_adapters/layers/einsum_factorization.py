@@ -1,0 +1,94 @@
+"""Low-rank factorisation of an `EinsumDense` kernel, derived from its equation."""
+
+import dataclasses
+import string
+
+
+@dataclasses.dataclass(frozen=True)
+class EinsumFactorization:
+    """How LoRA's `A` and `B` factor a kernel whose axes an equation names.
+
+    For `abc,cde->abde` (a query projection): the kernel axis `c` is read
+    from the input and `d`, `e` are written to the output, so `A` is `[c, r]`,
+    `B` is `[r, d, e]`, the update is `einsum("abc,cr->abr")` then
+    `einsum("abr,rde->abde")`, and the merged delta is `einsum("cr,rde->cde")`.
+
+    Attributes:
+        input_equation: input x `A` -> low-rank activations.
+        output_equation: low-rank activations x `B` -> output.
+        merge_equation: `A` x `B` -> a tensor shaped like the kernel.
+        input_axes: kernel axes contracted with the input (the axes of `A`).
+        output_axes: kernel axes that reach the output (the axes of `B`).
+    """
+
+    input_equation: str
+    output_equation: str
+    merge_equation: str
+    input_axes: tuple
+    output_axes: tuple
+
+    def factor_shapes(self, kernel_equation_axes, kernel_shape, rank):
+        """Returns the shapes of `A` and `B` for a kernel of `kernel_shape`."""
+        size = dict(zip(kernel_equation_axes, kernel_shape))
+        a_shape = tuple(size[axis] for axis in self.input_axes) + (rank,)
+        b_shape = (rank,) + tuple(size[axis] for axis in self.output_axes)
+        return a_shape, b_shape
+
+
+def factorize_einsum(equation):
+    """Derives the LoRA equations for an `EinsumDense` equation.
+
+    Every kernel axis must be either contracted with the input (and absent
+    from the output) or passed to the output (and absent from the input);
+    anything else is not a linear map that a rank-`r` product can factor.
+
+    Args:
+        equation: the layer's equation, e.g. `"btd,ndh->btnh"`.
+
+    Returns:
+        An `EinsumFactorization`.
+
+    Example:
+    ```python
+    f = keras_adapters.layers.factorize_einsum("abcd,cde->abe")
+    f.input_equation  # "abcd,cdr->abr"
+    ```
+    """
+    try:
+        lhs, out = equation.replace(" ", "").split("->")
+        inputs, kernel = lhs.split(",")
+    except ValueError:
+        raise ValueError(
+            "`equation` must look like 'input,kernel->output'. "
+            f"Received: equation={equation!r}"
+        ) from None
+    if "." in kernel:
+        raise ValueError(
+            f"The kernel part of `equation` cannot use an ellipsis. Received: equation={equation!r}"
+        )
+    in_letters, out_letters = set(inputs.replace(".", "")), set(out.replace(".", ""))
+    input_axes = tuple(a for a in kernel if a in in_letters and a not in out_letters)
+    output_axes = tuple(a for a in kernel if a in out_letters and a not in in_letters)
+    others = [a for a in kernel if a not in input_axes and a not in output_axes]
+    if others or not input_axes or not output_axes:
+        raise ValueError(
+            "LoRA needs every kernel axis to be either contracted with the input or "
+            "written to the output, with at least one of each. "
+            f"Kernel axes {others or list(kernel)} do not fit. Received: equation={equation!r}"
+        )
+    free = [c for c in string.ascii_letters if c not in equation]
+    rank_axis = "r" if "r" not in equation else free[0]
+    hidden = "".join(a for a in inputs if a not in input_axes) + rank_axis
+    a_axes, b_axes = "".join(input_axes), "".join(output_axes)
+    return EinsumFactorization(
+        input_equation=f"{inputs},{a_axes}{rank_axis}->{hidden}",
+        output_equation=f"{hidden},{rank_axis}{b_axes}->{out}",
+        merge_equation=f"{a_axes}{rank_axis},{rank_axis}{b_axes}->{kernel}",
+        input_axes=input_axes,
+        output_axes=output_axes,
+    )
+
+
+def kernel_axes(equation):
+    """The kernel's axis letters in `equation`."""
+    return equation.replace(" ", "").split("->")[0].split(",")[1]

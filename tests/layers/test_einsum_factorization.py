@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from keras_adapters.layers import factorize_einsum
+
+# Every EinsumDense equation KerasHub's text models use, plus Dense's.
+EQUATIONS = {
+    "abc,cde->abde": ((2, 5, 6), (6, 3, 4)),  # MHA q/k/v
+    "abcd,cde->abe": ((2, 5, 3, 4), (3, 4, 6)),  # MHA output
+    "bqm,muh->bquh": ((2, 5, 6), (6, 3, 4)),  # Llama query
+    "btd,ndh->btnh": ((2, 5, 6), (3, 6, 4)),  # Gemma query (heads first)
+    "btnh,nhd->btd": ((2, 5, 3, 4), (3, 4, 6)),  # Gemma output
+    "...i,io->...o": ((2, 5, 6), (6, 7)),  # Dense
+}
+
+
+@pytest.mark.parametrize("equation", EQUATIONS)
+def test_low_rank_product_equals_merged_kernel_product(equation):
+    x_shape, kernel_shape = EQUATIONS[equation]
+    f = factorize_einsum(equation)
+    kernel_axes = equation.split("->")[0].split(",")[1]
+    a_shape, b_shape = f.factor_shapes(kernel_axes, kernel_shape, rank=2)
+    rng = np.random.default_rng(0)
+    x, a, b = (rng.normal(size=s) for s in (x_shape, a_shape, b_shape))
+    two_step = np.einsum(f.output_equation, np.einsum(f.input_equation, x, a), b)
+    merged = np.einsum(f.merge_equation, a, b)
+    assert merged.shape == kernel_shape
+    np.testing.assert_allclose(two_step, np.einsum(equation, x, merged), rtol=1e-10)
+
+
+def test_factor_shapes_of_attention_projection():
+    f = factorize_einsum("abc,cde->abde")
+    assert f.factor_shapes("cde", (384, 12, 32), 8) == ((384, 8), (8, 12, 32))
+    assert f.input_equation == "abc,cr->abr" and f.output_equation == "abr,rde->abde"
+
+
+def test_rank_letter_avoids_letters_in_use():
+    f = factorize_einsum("qr,rs->qs")
+    assert "r" in f.input_equation and f.input_equation.count(",") == 1
+    rank_axis = f.input_equation.split("->")[1][-1]
+    assert rank_axis not in "qrs"
+
+
+@pytest.mark.parametrize("equation", ["abc,cd->abcd", "ab,bc->ab", "ab,bc->abc"])
+def test_unfactorable_equations_are_refused(equation):
+    with pytest.raises(ValueError, match="Received: equation="):
+        factorize_einsum(equation)
+
+
+def test_malformed_equation():
+    with pytest.raises(ValueError, match="must look like 'input,kernel->output'"):
+        factorize_einsum("abc->ab")

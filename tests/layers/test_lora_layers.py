@@ -1,0 +1,164 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_adapters.layers import LoraDense
+from keras_adapters.layers import LoraEinsumDense
+from keras_adapters.layers import LoraEmbedding
+from keras_adapters.layers import LoraWeights
+
+RNG = np.random.default_rng(0)
+
+
+def _attach(wrapper, name, rank, alpha=None, randomize=True, **kwargs):
+    a_shape, b_shape = wrapper.lora_shapes(rank)
+    module = LoraWeights(rank, a_shape, b_shape, alpha=alpha, **kwargs)
+    module.build()
+    if randomize:
+        module.lora_b.assign(RNG.normal(size=b_shape).astype("float32"))
+    wrapper.add_adapter(name, module)
+    wrapper.active_adapters = wrapper.adapter_names
+    return module
+
+
+def _dense(activation=None):
+    base = keras.layers.Dense(6, activation=activation)
+    base.build((None, 5))
+    return base
+
+
+def test_dense_matches_numpy_reference_with_activation():
+    base = _dense("relu")
+    layer = LoraDense(base)
+    m = _attach(layer, "a", rank=3, alpha=6)
+    x = RNG.normal(size=(2, 4, 5)).astype("float32")
+    kernel, bias = base.kernel.numpy(), base.bias.numpy()
+    expected = np.maximum(x @ kernel + bias + 2.0 * x @ m.lora_a.numpy() @ m.lora_b.numpy(), 0)
+    np.testing.assert_allclose(layer(x), expected, atol=1e-5)
+
+
+def test_identity_at_initialisation():
+    base = _dense("gelu")
+    layer = LoraDense(base)
+    _attach(layer, "a", rank=2, randomize=False)
+    x = RNG.normal(size=(3, 5)).astype("float32")
+    np.testing.assert_allclose(layer(x), base(x), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "equation, output_shape, bias_axes, x_shape",
+    [
+        ("abc,cde->abde", (None, 2, 3), "de", (2, 4, 5)),
+        ("abcd,cde->abe", (None, 6), "e", (2, 4, 2, 3)),
+        ("btd,ndh->btnh", (None, 2, 3), "nh", (2, 4, 5)),
+    ],
+)
+def test_einsum_dense_matches_numpy_reference(equation, output_shape, bias_axes, x_shape):
+    base = keras.layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
+    base.build(x_shape)
+    layer = LoraEinsumDense(base)
+    m = _attach(layer, "a", rank=2, alpha=4, use_rslora=True)  # scale 4 / sqrt(2)
+    x = RNG.normal(size=x_shape).astype("float32")
+    merged = np.einsum(layer.factorization.merge_equation, m.lora_a.numpy(), m.lora_b.numpy())
+    expected = np.einsum(equation, x, base.kernel.numpy() + 4 / np.sqrt(2) * merged)
+    expected = expected + base.bias.numpy()
+    np.testing.assert_allclose(layer(x), expected, atol=1e-5)
+
+
+def test_two_named_adapters_add_and_switch():
+    base = _dense()
+    layer = LoraDense(base)
+    a = _attach(layer, "a", rank=2)
+    b = _attach(layer, "b", rank=3, alpha=6)
+    x = RNG.normal(size=(3, 5)).astype("float32")
+    delta = lambda m, s: s * x @ m.lora_a.numpy() @ m.lora_b.numpy()  # noqa: E731
+    np.testing.assert_allclose(layer(x), base(x) + delta(a, 1.0) + delta(b, 2.0), atol=1e-5)
+    layer.active_adapters = ["b"]
+    np.testing.assert_allclose(layer(x), base(x) + delta(b, 2.0), atol=1e-5)
+    layer.active_adapters = []
+    np.testing.assert_array_equal(layer(x), base(x))
+
+
+@pytest.mark.parametrize("kind", ["dense", "einsum", "embedding"])
+def test_merge_equals_unmerged_and_unmerge_restores_kernel(kind):
+    if kind == "dense":
+        base, x = _dense("tanh"), RNG.normal(size=(3, 5)).astype("float32")
+        layer = LoraDense(base)
+    elif kind == "einsum":
+        base = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de")
+        base.build((None, None, 5))
+        x, layer = RNG.normal(size=(2, 4, 5)).astype("float32"), LoraEinsumDense(base)
+    else:
+        base = keras.layers.Embedding(12, 4)
+        base.build((None, 3))
+        x, layer = np.array([[1, 2, 3], [11, 0, 5]]), LoraEmbedding(base)
+    _attach(layer, "a", rank=2, alpha=3)
+    original = np.array(layer.kernel.numpy())
+    unmerged = np.array(layer(x))
+    assert layer.merge() == ("a",)
+    np.testing.assert_allclose(layer(x), unmerged, atol=1e-5)
+    assert not np.allclose(layer.kernel.numpy(), original)
+    layer.unmerge()
+    np.testing.assert_allclose(layer.kernel.numpy(), original, atol=1e-6)
+    np.testing.assert_allclose(layer(x), unmerged, atol=1e-5)
+
+
+def test_merged_adapter_cannot_be_removed():
+    layer = LoraDense(_dense())
+    _attach(layer, "a", rank=2)
+    layer.merge()
+    with pytest.raises(ValueError, match="merged into"):
+        layer.remove_adapter("a")
+
+
+def test_embedding_matches_numpy_reference_forward_and_reverse():
+    base = keras.layers.ReversibleEmbedding(12, 4, tie_weights=True)
+    base.build((None, 3))
+    layer = LoraEmbedding(base)
+    m = _attach(layer, "a", rank=2, alpha=4, a_initializer="random_normal")
+    table = base.embeddings.numpy() + 2.0 * m.lora_a.numpy() @ m.lora_b.numpy()
+    ids = np.array([[1, 2, 3], [11, 0, 5]])
+    np.testing.assert_allclose(layer(ids), table[ids], atol=1e-5)
+    hidden = RNG.normal(size=(2, 3, 4)).astype("float32")
+    np.testing.assert_allclose(layer(hidden, reverse=True), hidden @ table.T, atol=1e-5)
+
+
+def test_dropout_applies_to_lora_input_only_in_training():
+    base = _dense()
+    layer = LoraDense(base)
+    _attach(layer, "a", rank=2, dropout=0.5)
+    x = np.ones((64, 5), "float32")
+    np.testing.assert_allclose(layer(x, training=False), layer(x, training=False))
+    assert not np.allclose(layer(x, training=True), layer(x, training=False))
+
+
+def test_adapter_weights_stay_float32_under_mixed_precision():
+    base = keras.layers.Dense(6, dtype="mixed_bfloat16")
+    base.build((None, 5))
+    layer = LoraDense(base)
+    a_shape, b_shape = layer.lora_shapes(2)
+    module = LoraWeights(2, a_shape, b_shape, dtype="mixed_bfloat16")
+    module.build()
+    layer.add_adapter("a", module)
+    assert module.lora_a.dtype == "float32" and module.lora_b.dtype == "float32"
+    assert layer(np.ones((2, 5), "float32")).dtype == "bfloat16"
+
+
+def test_serialization_round_trip_keeps_adapters():
+    base = _dense("relu")
+    layer = LoraDense(base)
+    _attach(layer, "a", rank=2)
+    x = RNG.normal(size=(3, 5)).astype("float32")
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, layer(inputs))
+    model.save("/tmp/_lora_dense.keras")
+    restored = keras.models.load_model("/tmp/_lora_dense.keras")
+    np.testing.assert_allclose(restored(x), model(x), atol=1e-6)
+    assert restored.layers[-1].adapter_names == ("a",)
+
+
+def test_wrong_base_layer_type():
+    with pytest.raises(ValueError, match="LoraDense wraps a `keras.layers.Dense`"):
+        LoraDense(keras.layers.LayerNormalization())
+    with pytest.raises(ValueError, match="Received: rank=0"):
+        LoraWeights(0, (3, 0), (0, 3))

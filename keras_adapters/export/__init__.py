@@ -1,0 +1,8 @@
+"""Export for TF Serving: text classifiers as self-contained TensorFlow SavedModels.
+
+TensorFlow-only: the SavedModel graph tokenises raw strings with the model's
+KerasHub preprocessor (TensorFlow Text ops) and needs the TensorFlow backend.
+"""
+
+from keras_adapters.export.export_text_classifier import export_text_classifier
+from keras_adapters.export.verify_saved_model import verify_saved_model

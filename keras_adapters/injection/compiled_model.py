@@ -6,23 +6,24 @@ import keras
 
 
 def refresh_compiled(model, trainable_before):
-    """Drops traced functions; recompiles if the optimizer knows stale variables.
+    """Drops traced functions; recompiles if the optimizer cannot train the new set.
 
     Adapter switches are Python-level choices baked into traced functions, so
     every change drops `train_function`/`test_function`/`predict_function`.
-    If the trainable variables changed after the optimizer was built, the
-    optimizer cannot update the new set: the model is recompiled from its
-    compile config (fresh optimizer state), or, if that config cannot be
-    rebuilt, marked uncompiled so that `fit` asks for `compile()`.
+    If a variable that now trains is unknown to the built optimizer (a new
+    adapter, or another adapter made active), the optimizer cannot update it:
+    the model is recompiled from its compile config (fresh optimizer state),
+    or, if that config cannot be rebuilt, marked uncompiled so that `fit` asks
+    for `compile()`. Changes that only shrink the trainable set (merge,
+    disable) keep the optimizer and its state.
     """
     for attribute in ("train_function", "test_function", "predict_function"):
         if getattr(model, attribute, None) is not None:
             setattr(model, attribute, None)
     if not getattr(model, "compiled", False):
         return
-    trainable_after = [id(v) for v in model.trainable_weights]
     optimizer = getattr(model, "optimizer", None)
-    if trainable_after == trainable_before or not getattr(optimizer, "built", False):
+    if not getattr(optimizer, "built", False) or _optimizer_can_train(model, optimizer, trainable_before):
         return
     try:
         # Not `compile_from_config`: it skips models whose `compile` is overridden
@@ -41,3 +42,15 @@ def refresh_compiled(model, trainable_before):
             f"(automatic recompilation failed: {error}). Call `model.compile(...)`.",
             stacklevel=3,
         )
+
+
+def _optimizer_can_train(model, optimizer, trainable_before):
+    """Whether the built optimizer can apply gradients to the current trainable set."""
+    after = [id(v) for v in model.trainable_weights]
+    built_with = getattr(optimizer, "_trainable_variables", None)
+    if built_with is None:
+        return after == trainable_before
+    known = {id(v) for v in built_with}
+    if keras.config.backend() == "tensorflow":
+        return set(after) <= known  # TF applies gradients to any known subset
+    return set(after) == known  # stateless backends need exactly the built set

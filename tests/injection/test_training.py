@@ -97,3 +97,20 @@ def test_switching_adapters_retraces_prediction():
     keras_adapters.disable_adapters(classifier)
     without = classifier.predict(x, verbose=0)
     assert not np.allclose(with_adapter, without)
+
+
+def test_merge_and_disable_keep_the_optimizer_and_its_state(recwarn):
+    classifier = make_classifier()
+    keras_adapters.add_adapter(classifier, CONFIGS["lora"], "a", verbose=False)
+    _compile(classifier, jit_compile=False)
+    x, y = _data()
+    classifier.fit(x, y, epochs=1, verbose=0)
+    optimizer = classifier.optimizer
+    iterations = int(optimizer.iterations.numpy())
+    keras_adapters.merge_adapters(classifier)
+    keras_adapters.unmerge_adapters(classifier)  # the optimizer already knows these variables
+    keras_adapters.disable_adapters(classifier)
+    keras_adapters.enable_adapters(classifier)
+    assert classifier.optimizer is optimizer and int(optimizer.iterations.numpy()) == iterations
+    assert not [w for w in recwarn if "recompiled" in str(w.message)]
+    classifier.fit(x, y, epochs=1, verbose=0)

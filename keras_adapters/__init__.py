@@ -10,8 +10,11 @@ keras_adapters.add_adapter(classifier, keras_adapters.LoraConfig(rank=8), "senti
 ```
 """
 
+from keras_adapters import assets
 from keras_adapters import configs
+from keras_adapters import data
 from keras_adapters import layers
+from keras_adapters import models
 from keras_adapters import specs
 from keras_adapters.configs import AdapterConfig
 from keras_adapters.configs import HoulsbyConfig

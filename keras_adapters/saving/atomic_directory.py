@@ -8,6 +8,28 @@ import tempfile
 import uuid
 
 
+def check_replaceable(path, overwrite=True, marker=None, argument="path"):
+    """Raises `FileExistsError` unless `atomic_directory(path, ...)` may write `path`.
+
+    An empty directory is always fine; a non-empty one needs `overwrite` and,
+    if `marker` is given, must contain that file (so only our own output is
+    ever replaced).
+    """
+    path = pathlib.Path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    if not path.is_dir() or (marker and not (path / marker).exists()):
+        raise FileExistsError(
+            f"`{argument}` exists and is not a directory written by keras-adapters (no {marker}); "
+            f"refusing to replace it. Received: {argument}={str(path)!r}"
+        )
+    if not overwrite:
+        raise FileExistsError(
+            f"`{argument}` already holds a previous result; choose another directory or pass "
+            f"overwrite to replace it. Received: {argument}={str(path)!r}"
+        )
+
+
 @contextlib.contextmanager
 def atomic_directory(path, overwrite=True, marker=None):
     """Yields a temporary directory that replaces `path` only if the block succeeds.
@@ -26,16 +48,7 @@ def atomic_directory(path, overwrite=True, marker=None):
             the check.
     """
     path = pathlib.Path(path)
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(
-                f"`path` already exists; pass overwrite=True to replace it. Received: path={str(path)!r}"
-            )
-        if not path.is_dir() or (marker and not (path / marker).exists() and any(path.iterdir())):
-            raise FileExistsError(
-                f"`path` exists and is not a directory written by keras-adapters (no {marker}); "
-                f"refusing to replace it. Received: path={str(path)!r}"
-            )
+    check_replaceable(path, overwrite, marker)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:

@@ -139,5 +139,5 @@ def test_refuses_to_overwrite_a_directory_that_is_not_an_adapter(tmp_path):
     with pytest.raises(FileExistsError, match="refusing to replace it"):
         keras_adapters.save_adapter(_trained("lora"), precious)
     assert (precious / "chapter1.txt").read_text() == "irreplaceable"
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match="pass overwrite to replace it"):
         keras_adapters.save_adapter(_trained("lora"), tmp_path / "thesis", overwrite=False)

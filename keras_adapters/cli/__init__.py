@@ -1,0 +1,1 @@
+"""The `keras-adapters` command line: train, export, predict, info."""

@@ -1,0 +1,62 @@
+"""`keras-adapters predict`: classify texts with a SavedModel or a training run."""
+
+import json
+import pathlib
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="a SavedModel directory, or a run directory of `keras-adapters train`")
+    parser.add_argument("texts", nargs="*", help="texts to classify (default: one per line from stdin)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per text")
+    parser.add_argument("--cache-dir", default=None, help="asset cache directory (run directories)")
+
+
+def run(args):
+    texts = list(args.texts) or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise ValueError("No texts to classify: pass them as arguments or one per line on stdin.")
+    path = pathlib.Path(args.model)
+    if (path / "saved_model.pb").is_file():
+        labels, probabilities, label_names = _from_saved_model(path, texts)
+    elif (path / "run_config.json").is_file():
+        labels, probabilities, label_names = _from_run(path, texts, args.cache_dir)
+    else:
+        raise FileNotFoundError(
+            "`model` must be a SavedModel directory (with saved_model.pb) or a run directory "
+            f"(with run_config.json). Received: model={args.model!r}"
+        )
+    for text, label, row in zip(texts, labels, probabilities):
+        scores = {name: round(float(p), 4) for name, p in zip(label_names, row)}
+        if args.json:
+            print(json.dumps({"text": text, "label": label, "probabilities": scores}))
+        else:
+            print(f"{label}\t{max(scores.values()):.3f}\t{text}")
+    return 0
+
+
+def _from_saved_model(path, texts):
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401 - registers the tokenizer ops
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    outputs = serve(texts=tf.constant(texts))
+    labels = [x.decode() for x in outputs["label"].numpy()]
+    probabilities = outputs["probabilities"].numpy()
+    names = [None] * probabilities.shape[1]
+    for label, row in zip(labels, probabilities):
+        names[int(np.argmax(row))] = label
+    names = [n if n is not None else f"class_{i}" for i, n in enumerate(names)]
+    return labels, probabilities, names
+
+
+def _from_run(path, texts, cache_dir):
+    import keras
+
+    from keras_adapters.cli.run_files import load_run_model
+
+    model, config = load_run_model(path, cache_dir)
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(texts, verbose=0)))
+    names = config["label_names"]
+    return [names[i] for i in probabilities.argmax(-1)], probabilities, names

@@ -1,0 +1,215 @@
+"""`keras-adapters train`: fine-tune, evaluate, save the adapter, export, verify."""
+
+import datetime
+import json
+import math
+import os
+import pathlib
+import time
+
+from keras_adapters.cli import run_files
+from keras_adapters.cli.method_configs import add_method_arguments
+from keras_adapters.cli.method_configs import method_config
+
+VERIFY_TEXTS = 16
+
+
+def add_arguments(parser):
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", default="rotten_tomatoes", help="dataset preset, a .csv/.jsonl file, or tfds:NAME (default: rotten_tomatoes)")
+    data.add_argument("--text-column", default="text", help="text column of a CSV/JSONL file (default: text)")
+    data.add_argument("--label-column", default="label", help="label column of a CSV/JSONL file (default: label)")
+    data.add_argument("--data-dir", default=None, help="TensorFlow Datasets data directory (tfds: sources; nothing is downloaded)")
+    data.add_argument("--train-examples", type=int, default=4000, help="number of training examples used, 0 for all (default: 4000)")
+    model = parser.add_argument_group("model and training")
+    model.add_argument("--backbone", default="minilm_l6", help="backbone preset (default: minilm_l6)")
+    model.add_argument("--sequence-length", type=int, default=64, help="tokens per text, > 0 (default: 64)")
+    model.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
+    model.add_argument("--epochs", type=int, default=2, help="(default: 2)")
+    model.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default: 2e-3 for adapters, 5e-5 for full)")
+    model.add_argument("--seed", type=int, default=1337, help="seeds weights, shuffling and the data split (default: 1337)")
+    model.add_argument("--no-xla", dest="xla", action="store_false", help="do not compile with XLA (jit_compile=False)")
+    model.add_argument("--mixed-precision", action="store_true", help="mixed_bfloat16 compute, float32 adapter weights")
+    add_method_arguments(parser)
+    output = parser.add_argument_group("output")
+    output.add_argument("--output-dir", default=None, help="where to write the run (default: runs/<method>-<time>)")
+    output.add_argument("--overwrite", action="store_true", help="replace an output directory that holds a previous run")
+    output.add_argument("--cache-dir", default=None, help="asset cache (default: $KERAS_ADAPTERS_CACHE or ~/.cache/keras_adapters)")
+    output.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output: 0 silent, 1 bars, 2 one line per epoch")
+
+
+def _check_numbers(args):
+    for name in ("sequence_length", "batch_size", "epochs"):
+        value = getattr(args, name)
+        if value <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"`{flag}` must be a positive integer. Received: {flag}={value}")
+    if args.train_examples < 0:
+        raise ValueError(f"`--train-examples` must be >= 0 (0 = all). Received: --train-examples={args.train_examples}")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ValueError(f"`--learning-rate` must be > 0. Received: --learning-rate={args.learning_rate}")
+
+
+def run(args):
+    """Runs the whole job; every check that can fail early runs before any work."""
+    from keras_adapters.assets import list_backbone_presets
+    from keras_adapters.saving.atomic_directory import check_replaceable
+
+    _check_numbers(args)
+    config = method_config(args)
+    if args.backbone not in list_backbone_presets():
+        raise ValueError(
+            f"Unknown backbone preset. Received: --backbone={args.backbone!r}. "
+            f"Valid presets: {', '.join(list_backbone_presets())}"
+        )
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    output_dir = pathlib.Path(args.output_dir or f"runs/{args.method}-{stamp}")
+    check_replaceable(output_dir, args.overwrite, run_files.RUN_CONFIG, "--output-dir")
+    learning_rate = args.learning_rate or (5e-5 if args.method == "full" else 2e-3)
+    return _train(args, config, output_dir, learning_rate)
+
+
+def _train(args, config, output_dir, learning_rate):
+    import keras
+    import numpy as np
+
+    import keras_adapters
+    from keras_adapters.data import load_text_classification
+    from keras_adapters.saving.atomic_directory import atomic_directory
+
+    started = time.time()
+    keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    data = load_text_classification(
+        args.data,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
+        data_dir=args.data_dir,
+    )
+    print(data.summary())
+    limit = args.train_examples or None
+    num_train = min(limit or len(data.train.texts), len(data.train.texts))
+    model = run_files.build_classifier(
+        args.backbone, args.sequence_length, data.num_labels, args.cache_dir
+    )
+    if config is None:
+        trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
+        total = sum(math.prod(v.shape) for v in model.weights)
+        print(f"full fine-tuning: trainable {trainable:,} of {total:,} parameters (100%)")
+    else:
+        report = keras_adapters.add_adapter(model, config, run_files.ADAPTER_NAME)
+        trainable, total = report.trainable, report.total
+    steps = math.ceil(num_train / args.batch_size) * args.epochs
+    warmup = max(1, steps // 16)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=steps - warmup, warmup_target=learning_rate, warmup_steps=warmup
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=args.xla,
+    )
+    train = data.as_dataset("train", args.batch_size, shuffle=True, seed=args.seed, limit=limit)
+    validation = data.as_dataset("validation", 64)
+    test = data.as_dataset("test", 64)
+    print("Held-out accuracy before training:")
+    untrained = model.evaluate(test, verbose=args.verbose, return_dict=True)
+    fit_started = time.time()
+    history = model.fit(train, validation_data=validation, epochs=args.epochs, verbose=args.verbose)
+    train_seconds = time.time() - fit_started
+    print("Held-out (test split) accuracy after training:")
+    tested = model.evaluate(test, verbose=args.verbose, return_dict=True)
+
+    with atomic_directory(output_dir, overwrite=args.overwrite, marker=run_files.RUN_CONFIG) as tmp:
+        if config is None:
+            model.save_weights(tmp / run_files.FULL_WEIGHTS)
+        else:
+            if config.method == "prefix" and config.reparameterize:
+                keras_adapters.eject_prefix(model, run_files.ADAPTER_NAME)
+            keras_adapters.save_adapter(model, tmp / run_files.ADAPTER_DIR)
+        export_started = time.time()
+        exported = _export_and_verify(model, data, tmp / run_files.SAVED_MODEL_DIR)
+        export_seconds = time.time() - export_started
+        run_files.write_run_config(
+            tmp,
+            backbone_preset=args.backbone,
+            sequence_length=args.sequence_length,
+            label_names=list(data.label_names),
+            method=args.method,
+            adapter_name=run_files.ADAPTER_NAME,
+            adapter_config=None if config is None else config.get_config(),
+            data_source=args.data,
+            seed=args.seed,
+        )
+        curve_history = {k: [float(x) for x in v] for k, v in history.history.items()}
+        title = f"{args.method} on {args.backbone} / {args.data}"
+        from keras_adapters.cli.training_curve import plot_training_curve
+
+        plot_training_curve(curve_history, tmp / run_files.CURVE, title)
+        metrics = {
+            "method": args.method,
+            "backbone": args.backbone,
+            "data": args.data,
+            "train_examples": num_train,
+            "validation_examples": len(data.validation.texts),
+            "test_examples": len(data.test.texts),
+            "sequence_length": args.sequence_length,
+            "batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "learning_rate": learning_rate,
+            "seed": args.seed,
+            "xla": args.xla,
+            "mixed_precision": args.mixed_precision,
+            "adapter_config": None if config is None else config.get_config(),
+            "trainable_parameters": int(trainable),
+            "total_parameters": int(total),
+            "trainable_percent": 100.0 * trainable / total,
+            "history": curve_history,
+            "validation_accuracy": curve_history["val_accuracy"][-1],
+            "test_accuracy": float(tested["accuracy"]),
+            "test_loss": float(tested["loss"]),
+            "untrained_test_accuracy": float(untrained["accuracy"]),
+            "majority_class_test_accuracy": float(
+                np.bincount(data.test.labels).max() / len(data.test.labels)
+            ),
+            "train_seconds": train_seconds,
+            "export_seconds": export_seconds,
+            "export": exported,
+            "label_names": list(data.label_names),
+            "cpu_count": os.cpu_count(),
+            "total_seconds": time.time() - started,
+        }
+        (tmp / run_files.METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
+    _print_summary(metrics, output_dir)
+    return 0
+
+
+def _export_and_verify(model, data, path):
+    from keras_adapters.export import export_text_classifier
+    from keras_adapters.export import verify_saved_model
+
+    export_text_classifier(model, path, label_names=list(data.label_names), adapters="merged")
+    texts = list(data.test.texts[:VERIFY_TEXTS])
+    expected = model.predict(texts, verbose=0)
+    outputs = verify_saved_model(path, texts, expected_logits=expected, atol=1e-4)
+    max_diff = float(abs(outputs["logits"] - expected).max())
+    return {"verified_in_fresh_process": True, "texts": len(texts), "max_abs_logit_diff": max_diff}
+
+
+def _print_summary(metrics, output_dir):
+    print(
+        f"\n{metrics['method']}: test accuracy {metrics['test_accuracy']:.4f} "
+        f"(before training {metrics['untrained_test_accuracy']:.4f}, majority class "
+        f"{metrics['majority_class_test_accuracy']:.4f}); trained "
+        f"{metrics['trainable_parameters']:,} parameters in {metrics['train_seconds']:.0f} s; "
+        f"total {metrics['total_seconds']:.0f} s."
+    )
+    print(
+        f"SavedModel verified in a fresh TensorFlow process (max logit difference "
+        f"{metrics['export']['max_abs_logit_diff']:.2e})."
+    )
+    print(f"Wrote {output_dir}/: adapter/ (or model weights), metrics.json, training_curve.png, saved_model/")

@@ -1,0 +1,62 @@
+"""Every ```python and ```bash block of README.md and docs/*.md runs.
+
+Blocks of one file run in order: python blocks in one shared namespace, then
+bash blocks in a shell, both inside a scratch directory. ```text, ```json and
+```console blocks are output examples and are not run. A file containing
+`<!-- docs-test: slow -->` (real checkpoint, real training) runs only with
+`--slow`. A block right after `<!-- docs-test: skip (reason) -->` is not run
+here; the reason names what runs it instead (the README set-up commands are
+what `.ci/run` and the end-to-end CLI test run).
+"""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+BLOCK = re.compile(r"^(<!-- docs-test: skip[^\n]*-->\n)?```(python|bash)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def _blocks(path):
+    return [(kind, body) for skip, kind, body in BLOCK.findall(path.read_text()) if not skip]
+
+
+def _params():
+    for path in FILES:
+        if not _blocks(path):
+            continue
+        marks = [pytest.mark.slow] if "<!-- docs-test: slow -->" in path.read_text() else []
+        yield pytest.param(path, marks=marks, id=str(path.relative_to(ROOT)))
+
+
+@pytest.mark.parametrize("path", list(_params()))
+def test_snippets_run(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__docs__"}
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    for index, (kind, body) in enumerate(_blocks(path)):
+        if kind == "python":
+            code = compile(body, f"{path.name}[block {index}]", "exec")
+            exec(code, namespace)  # noqa: S102 - running our own documentation
+        else:
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", body],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+            )
+            assert result.returncode == 0, (
+                f"{path.name} bash block {index} failed:\n{body}\n--- stdout\n{result.stdout}"
+                f"\n--- stderr\n{result.stderr[-3000:]}"
+            )
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "python -m pytest --slow"
+    assert command in readme and command in ci

@@ -6,16 +6,19 @@ unfreeze. Heavy imports (TensorFlow, Keras, KerasHub) happen inside the
 functions, so the parent process of `run_benchmarks.py` never loads them.
 """
 
-TRAIN_METHODS = ("full", "keras_lora", "lora", "pfeiffer", "houlsby", "parallel", "prefix")
+TRAIN_METHODS = (
+    "full", "keras_lora", "lora", "lora_all", "pfeiffer", "houlsby", "parallel", "prefix"
+)
 INFERENCE_CONFIGS = ("base", "lora_unmerged", "lora_merged", "pfeiffer")
 
 # Methods of keras-adapters itself: the ones held to "clearly faster than full".
-OUR_METHODS = ("lora", "pfeiffer", "houlsby", "parallel", "prefix")
+OUR_METHODS = ("lora", "lora_all", "pfeiffer", "houlsby", "parallel", "prefix")
 
 LABELS = {
     "full": "Full fine-tuning",
     "keras_lora": "Keras LoRA r=8",
     "lora": "LoRA r=8 (ours)",
+    "lora_all": "LoRA r=8, all projections (ours)",
     "pfeiffer": "Pfeiffer",
     "houlsby": "Houlsby",
     "parallel": "Parallel",
@@ -31,6 +34,8 @@ SETUPS = {
     "Keras factorizes only the last kernel axis (on MiniLM A 384×12×8, B 8×32) "
     "and trains the biases",
     "lora": "`LoraConfig(rank=8, modules_to_save=[\"logits\"])` (query, value)",
+    "lora_all": "`LoraConfig(rank=8, targets=ALL_PROJECTIONS, ...)`: query, key, value, "
+    "attention output, FFN intermediate and output (the `keras-adapters train` default)",
     "pfeiffer": "`PfeifferConfig(modules_to_save=[\"logits\"])`",
     "houlsby": "`HoulsbyConfig(modules_to_save=[\"logits\"])`",
     "parallel": "`ParallelConfig(modules_to_save=[\"logits\"])`",
@@ -41,6 +46,10 @@ SETUPS = {
 }
 # "pfeiffer" is both a training method and an inference configuration.
 INFERENCE_SETUPS = {**SETUPS, "pfeiffer": "`PfeifferConfig()` bottleneck after the FFN"}
+
+ALL_PROJECTIONS = [
+    "query", "key", "value", "attention_output", "ffn_intermediate", "ffn_output"
+]
 
 # The real backbone, and the tiny random one of `--quick`.
 REAL_PRESET = "minilm_l6"
@@ -91,6 +100,9 @@ def adapter_config(method):
     save = ["logits"]
     factories = {
         "lora": lambda: keras_adapters.LoraConfig(rank=LORA_RANK, modules_to_save=save),
+        "lora_all": lambda: keras_adapters.LoraConfig(
+            rank=LORA_RANK, targets=ALL_PROJECTIONS, modules_to_save=save
+        ),
         "pfeiffer": lambda: keras_adapters.PfeifferConfig(modules_to_save=save),
         "houlsby": lambda: keras_adapters.HoulsbyConfig(modules_to_save=save),
         "parallel": lambda: keras_adapters.ParallelConfig(modules_to_save=save),

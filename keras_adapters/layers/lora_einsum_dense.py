@@ -78,9 +78,10 @@ class LoraEinsumDense(LoraWrapper):
         if not modules:
             return self.base_layer(inputs)
         outputs = self._preactivation(inputs)
+        factorization = self.factorization.for_input_rank(len(inputs.shape))
         for module in modules:
-            low = ops.einsum(self.factorization.input_equation, module(inputs), module.lora_a)
-            update = ops.einsum(self.factorization.output_equation, low, module.lora_b)
+            low = ops.einsum(factorization.input_equation, module(inputs), module.lora_a)
+            update = ops.einsum(factorization.output_equation, low, module.lora_b)
             outputs = outputs + update * module.scale
         activation = self.base_layer.activation
         return activation(outputs) if activation is not None else outputs

@@ -50,3 +50,14 @@ def test_unfactorable_equations_are_refused(equation):
 def test_malformed_equation():
     with pytest.raises(ValueError, match="must look like 'input,kernel->output'"):
         factorize_einsum("abc->ab")
+
+
+def test_ellipsis_is_spelled_out_for_a_known_input_rank():
+    f = factorize_einsum("...i,io->...o").for_input_rank(3)
+    assert "." not in f.input_equation + f.output_equation
+    rng = np.random.default_rng(1)
+    x, a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 2)), rng.normal(size=(2, 5))
+    np.testing.assert_allclose(
+        np.einsum(f.output_equation, np.einsum(f.input_equation, x, a), b), x @ a @ b, rtol=1e-10
+    )
+    assert factorize_einsum("abc,cde->abde").for_input_rank(3).input_equation == "abc,cr->abr"

@@ -2,6 +2,7 @@
 
 METHODS = ("lora", "pfeiffer", "houlsby", "parallel", "prefix", "full")
 HEAD = ("logits",)
+ALL_PROJECTIONS = ("query", "key", "value", "attention_output", "ffn_intermediate", "ffn_output")
 
 
 def add_method_arguments(parser):
@@ -13,9 +14,9 @@ def add_method_arguments(parser):
     group.add_argument("--rslora", action="store_true", help="rank-stabilised LoRA scale alpha/sqrt(rank)")
     group.add_argument(
         "--targets",
-        default="query,value",
+        default=",".join(ALL_PROJECTIONS),
         help="comma-separated LoRA targets: slots (query, key, value, attention_output, "
-        "ffn_intermediate, ffn_output) or layer paths/suffixes (default: query,value)",
+        "ffn_intermediate, ffn_output) or layer paths/suffixes (default: all six slots)",
     )
     group.add_argument("--reduction-factor", type=int, default=16, help="bottleneck width = hidden / factor (default: 16)")
     group.add_argument("--bottleneck-dim", type=int, default=None, help="bottleneck width (overrides --reduction-factor)")

@@ -8,6 +8,8 @@ import pathlib
 import time
 
 from keras_adapters.cli import run_files
+from keras_adapters.cli.training_curve import StepLog
+from keras_adapters.cli.training_curve import plot_training_curve
 from keras_adapters.cli.method_configs import add_method_arguments
 from keras_adapters.cli.method_configs import method_config
 
@@ -20,14 +22,15 @@ def add_arguments(parser):
     data.add_argument("--text-column", default="text", help="text column of a CSV/JSONL file (default: text)")
     data.add_argument("--label-column", default="label", help="label column of a CSV/JSONL file (default: label)")
     data.add_argument("--data-dir", default=None, help="TensorFlow Datasets data directory (tfds: sources; nothing is downloaded)")
-    data.add_argument("--train-examples", type=int, default=4000, help="number of training examples used, 0 for all (default: 4000)")
+    data.add_argument("--split-seed", type=int, default=1337, help="seed of the fixed train/validation/test split (default: 1337)")
+    data.add_argument("--train-examples", type=int, default=0, help="number of training examples used, 0 for all (default: 0, the whole train split)")
     model = parser.add_argument_group("model and training")
     model.add_argument("--backbone", default="minilm_l6", help="backbone preset (default: minilm_l6)")
-    model.add_argument("--sequence-length", type=int, default=64, help="tokens per text, > 0 (default: 64)")
+    model.add_argument("--sequence-length", type=int, default=48, help="tokens per text, > 0 (default: 48)")
     model.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
-    model.add_argument("--epochs", type=int, default=2, help="(default: 2)")
-    model.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default: 2e-3 for adapters, 5e-5 for full)")
-    model.add_argument("--seed", type=int, default=1337, help="seeds weights, shuffling and the data split (default: 1337)")
+    model.add_argument("--epochs", type=int, default=1, help="(default: 1)")
+    model.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default: 3e-3 for adapters, 5e-5 for full)")
+    model.add_argument("--seed", type=int, default=1337, help="seeds new weights, dropout and shuffling (default: 1337)")
     model.add_argument("--no-xla", dest="xla", action="store_false", help="do not compile with XLA (jit_compile=False)")
     model.add_argument("--mixed-precision", action="store_true", help="mixed_bfloat16 compute, float32 adapter weights")
     add_method_arguments(parser)
@@ -65,7 +68,7 @@ def run(args):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = pathlib.Path(args.output_dir or f"runs/{args.method}-{stamp}")
     check_replaceable(output_dir, args.overwrite, run_files.RUN_CONFIG, "--output-dir")
-    learning_rate = args.learning_rate or (5e-5 if args.method == "full" else 2e-3)
+    learning_rate = args.learning_rate or (5e-5 if args.method == "full" else 3e-3)
     return _train(args, config, output_dir, learning_rate)
 
 
@@ -85,7 +88,7 @@ def _train(args, config, output_dir, learning_rate):
         args.data,
         text_column=args.text_column,
         label_column=args.label_column,
-        seed=args.seed,
+        seed=args.split_seed,
         cache_dir=args.cache_dir,
         data_dir=args.data_dir,
     )
@@ -119,7 +122,14 @@ def _train(args, config, output_dir, learning_rate):
     print("Held-out accuracy before training:")
     untrained = model.evaluate(test, verbose=args.verbose, return_dict=True)
     fit_started = time.time()
-    history = model.fit(train, validation_data=validation, epochs=args.epochs, verbose=args.verbose)
+    steps_log = StepLog()
+    history = model.fit(
+        train,
+        validation_data=validation,
+        epochs=args.epochs,
+        verbose=args.verbose,
+        callbacks=[steps_log],
+    )
     train_seconds = time.time() - fit_started
     print("Held-out (test split) accuracy after training:")
     tested = model.evaluate(test, verbose=args.verbose, return_dict=True)
@@ -144,12 +154,11 @@ def _train(args, config, output_dir, learning_rate):
             adapter_config=None if config is None else config.get_config(),
             data_source=args.data,
             seed=args.seed,
+            split_seed=args.split_seed,
         )
         curve_history = {k: [float(x) for x in v] for k, v in history.history.items()}
         title = f"{args.method} on {args.backbone} / {args.data}"
-        from keras_adapters.cli.training_curve import plot_training_curve
-
-        plot_training_curve(curve_history, tmp / run_files.CURVE, title)
+        plot_training_curve(steps_log.steps, curve_history, tmp / run_files.CURVE, title)
         metrics = {
             "method": args.method,
             "backbone": args.backbone,
@@ -162,6 +171,7 @@ def _train(args, config, output_dir, learning_rate):
             "epochs": args.epochs,
             "learning_rate": learning_rate,
             "seed": args.seed,
+            "split_seed": args.split_seed,
             "xla": args.xla,
             "mixed_precision": args.mixed_precision,
             "adapter_config": None if config is None else config.get_config(),
@@ -169,6 +179,7 @@ def _train(args, config, output_dir, learning_rate):
             "total_parameters": int(total),
             "trainable_percent": 100.0 * trainable / total,
             "history": curve_history,
+            "steps": steps_log.steps,
             "validation_accuracy": curve_history["val_accuracy"][-1],
             "test_accuracy": float(tested["accuracy"]),
             "test_loss": float(tested["loss"]),

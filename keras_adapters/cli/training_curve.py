@@ -1,22 +1,41 @@
-"""The training-curve PNG of a run."""
+"""The training curve of a run: per-step training metrics, per-epoch validation."""
+
+import keras
 
 
-def plot_training_curve(history, path, title):
-    """Loss and accuracy per epoch, training and validation, side by side."""
+class StepLog(keras.callbacks.Callback):
+    """Records Keras' running loss and accuracy after every training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = {"step": [], "loss": [], "accuracy": []}
+        self._step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        logs = logs or {}
+        self.steps["step"].append(self._step)
+        for key in ("loss", "accuracy"):
+            self.steps[key].append(float(logs.get(key, float("nan"))))
+
+
+def plot_training_curve(steps, history, path, title):
+    """Loss and accuracy: running training values per step, validation per epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = range(1, len(history["loss"]) + 1)
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
-        axis.plot(epochs, history[metric], "o-", label="train")
+    epochs = len(history["loss"])
+    per_epoch = len(steps["step"]) // max(epochs, 1)
+    epoch_ends = [per_epoch * (i + 1) for i in range(epochs)]
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for axis, metric in zip(axes, ("loss", "accuracy")):
+        axis.plot(steps["step"], steps[metric], label="train (running, per step)")
         if f"val_{metric}" in history:
-            axis.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
-        axis.set_xlabel("epoch")
+            axis.plot(epoch_ends, history[f"val_{metric}"], "s", markersize=8, label="validation (per epoch)")
+        axis.set_xlabel("training step")
         axis.set_ylabel(metric)
-        axis.set_xticks(list(epochs))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle(title)

@@ -98,7 +98,11 @@ def load_adapter(model, path, adapter_name=None, activate=True, verbose=False):
             f"backbone is a {context.spec.name}."
         )
     plan = plan_adapter(model, config_from_dict(saved["config"]), name, activate)
-    tensors = safetensors.numpy.load_file(str(pathlib.Path(path) / WEIGHTS_FILE))
+    weights_path = pathlib.Path(path) / WEIGHTS_FILE
+    try:
+        tensors = safetensors.numpy.load_file(str(weights_path))
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ValueError(f"Cannot read the adapter weights {str(weights_path)!r}: {error}") from None
     saved_modules = {
         SAVED_MODULES_PREFIX + v.path: v
         for layer in modules_to_save_layers(model, plan.config.modules_to_save)

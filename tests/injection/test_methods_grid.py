@@ -183,3 +183,15 @@ def test_lora_wraps_query_and_value_only_by_default():
     assert isinstance(attention._value_dense, LoraEinsumDense)
     assert not isinstance(attention._key_dense, LoraEinsumDense)
     assert not isinstance(attention._output_dense, LoraEinsumDense)
+
+
+@pytest.mark.parametrize("kind", BACKBONES)
+@pytest.mark.parametrize("method", ["prefix", "prefix_mlp", "houlsby", "lora_all"])
+def test_padding_does_not_change_real_positions(kind, method):
+    backbone, _, _ = _adapted(kind, method)
+    randomize_adapters(backbone)
+    short = make_inputs(kind, batch=1, length=5)
+    padded = {k: np.concatenate([v, np.zeros((1, 3), v.dtype)], axis=1) for k, v in short.items()}
+    out_short, out_padded = _outputs(backbone, short), _outputs(backbone, padded)
+    key = "sequence_output" if "sequence_output" in out_short else "seq"
+    np.testing.assert_allclose(out_padded[key][:, :5], out_short[key], atol=1e-5)

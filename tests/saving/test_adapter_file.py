@@ -141,3 +141,13 @@ def test_refuses_to_overwrite_a_directory_that_is_not_an_adapter(tmp_path):
     assert (precious / "chapter1.txt").read_text() == "irreplaceable"
     with pytest.raises(FileExistsError, match="pass overwrite to replace it"):
         keras_adapters.save_adapter(_trained("lora"), tmp_path / "thesis", overwrite=False)
+
+
+def test_corrupt_weights_file_is_a_clear_error(tmp_path):
+    keras_adapters.save_adapter(_trained("lora"), tmp_path / "a")
+    (tmp_path / "a" / "adapter_weights.safetensors").write_bytes(b"not a safetensors file")
+    target = make_classifier()
+    snapshot = _snapshot(target)
+    with pytest.raises(ValueError, match="Cannot read the adapter weights"):
+        keras_adapters.load_adapter(target, tmp_path / "a")
+    _assert_same(target, snapshot)

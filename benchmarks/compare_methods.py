@@ -1,0 +1,84 @@
+"""Runs the main job once per method on the same split and budget; writes docs/results.md.
+
+Each method is one `keras-adapters train` process with identical data, seed,
+examples, epochs, batch and sequence length; only `--method` (and, for `full`,
+its default learning rate) changes. The table is built from each run's
+`metrics.json`.
+
+Usage:
+    python benchmarks/compare_methods.py                       # all methods, ~40 min on 2 cores
+    python benchmarks/compare_methods.py --methods lora,full --runs-dir /tmp/compare
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+import platform
+import subprocess
+import sys
+
+METHODS = ("lora", "pfeiffer", "houlsby", "parallel", "prefix", "full")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SECTION = "## Latest results"
+
+
+def run_method(method, runs_dir, extra):
+    output = runs_dir / method
+    command = [sys.executable, "-c", "import sys, keras_adapters_cli; sys.exit(keras_adapters_cli.main())",
+               "train", "--method", method, "--output-dir", str(output), "--overwrite", "--verbose", "2", *extra]
+    print("$", " ".join(command[3:]), flush=True)
+    subprocess.run(command, check=True)
+    return json.loads((output / "metrics.json").read_text())
+
+
+def render(results):
+    first = next(iter(results.values()))
+    lines = [
+        SECTION,
+        "",
+        f"Measured {datetime.date.today().isoformat()} on {platform.node() or 'this machine'}: "
+        f"{first['cpu_count']} CPU cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}.",
+        f"Same budget for every method: {first['train_examples']:,} training examples, "
+        f"{first['epochs']} epoch(s), batch {first['batch_size']}, sequence length "
+        f"{first['sequence_length']}, seed {first['seed']}, XLA {'on' if first['xla'] else 'off'}; "
+        f"test split of {first['test_examples']:,} texts (majority class "
+        f"{first['majority_class_test_accuracy']:.3f}).",
+        "",
+        "| method | trainable parameters | % of model | learning rate | test accuracy | "
+        "validation accuracy | before training | train time (s) | whole run (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for method, m in results.items():
+        lines.append(
+            f"| {method} | {m['trainable_parameters']:,} | {m['trainable_percent']:.2f} | "
+            f"{m['learning_rate']:g} | **{m['test_accuracy']:.4f}** | {m['validation_accuracy']:.4f} | "
+            f"{m['untrained_test_accuracy']:.4f} | {m['train_seconds']:.0f} | {m['total_seconds']:.0f} |"
+        )
+    lines += ["", "Whole run = load + evaluate before + train + evaluate + save + export + fresh-process check"
+              " (Python start-up and TensorFlow import, about 5 s, not included).", ""]
+    return "\n".join(lines)
+
+
+def write(output, section):
+    text = output.read_text() if output.exists() else "# Results\n\n"
+    head = text.split(SECTION)[0].rstrip() + "\n\n"
+    output.write_text(head + section)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs" / "compare"))
+    parser.add_argument("--output", default=str(ROOT / "docs" / "results.md"))
+    args, extra = parser.parse_known_args(argv)
+    runs_dir = pathlib.Path(args.runs_dir)
+    results = {m: run_method(m, runs_dir, extra) for m in args.methods.split(",")}
+    (runs_dir / "results.json").write_text(json.dumps(results, indent=2))
+    section = render(results)
+    print(section)
+    write(pathlib.Path(args.output), section)
+
+
+if __name__ == "__main__":
+    main()

@@ -36,6 +36,6 @@ def run(args):
     if args.verify:
         texts = ["a gripping, funny and moving film", "dull, predictable and far too long"]
         expected = model.predict(texts, verbose=0)
-        verify_saved_model(output, texts, expected_logits=expected, atol=1e-4)
+        verify_saved_model(output, texts, expected_logits=expected, atol=1e-5)
         print("Verified: a fresh TensorFlow process gives the Keras model's logits.")
     return 0

@@ -86,6 +86,12 @@ class LoraWrapper(AdapterWrapper):
             [n for n in self.active_adapters if n not in self.merged_adapters]
         )
 
+    def add_adapter(self, name, module):
+        """Adds a `LoraWeights` module (built here if needed: its shapes are known)."""
+        if not module.built:
+            module.build()
+        super().add_adapter(name, module)
+
     def remove_adapter(self, name):
         if name in self.merged_adapters:
             raise ValueError(

@@ -1,7 +1,8 @@
 """Every ```python and ```bash block of README.md and docs/*.md runs.
 
-Blocks of one file run in order: python blocks in one shared namespace, then
-bash blocks in a shell, both inside a scratch directory. ```text, ```json and
+Blocks of one file run in order inside a scratch directory: python blocks
+together as one script in a fresh interpreter (so a page cannot leak state,
+such as a registered spec, into other tests), bash blocks each in a shell. ```text, ```json and
 ```console blocks are output examples and are not run. A file containing
 `<!-- docs-test: slow -->` (real checkpoint, real training) runs only with
 `--slow`. A block right after `<!-- docs-test: skip (reason) -->` is not run
@@ -34,25 +35,30 @@ def _params():
         yield pytest.param(path, marks=marks, id=str(path.relative_to(ROOT)))
 
 
+def _run(command, body, path, index, cwd, env):
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (
+        f"{path.name} block {index} failed:\n{body}\n--- stdout\n{result.stdout[-3000:]}"
+        f"\n--- stderr\n{result.stderr[-3000:]}"
+    )
+
+
 @pytest.mark.parametrize("path", list(_params()))
-def test_snippets_run(path, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "__docs__"}
+def test_snippets_run(path, tmp_path):
     bin_dir = os.path.dirname(sys.executable)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    for index, (kind, body) in enumerate(_blocks(path)):
-        if kind == "python":
-            code = compile(body, f"{path.name}[block {index}]", "exec")
-            exec(code, namespace)  # noqa: S102 - running our own documentation
-        else:
-            result = subprocess.run(
-                ["bash", "-euo", "pipefail", "-c", body],
-                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
-            )
-            assert result.returncode == 0, (
-                f"{path.name} bash block {index} failed:\n{body}\n--- stdout\n{result.stdout}"
-                f"\n--- stderr\n{result.stderr[-3000:]}"
-            )
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "KERAS_BACKEND": "tensorflow",
+    }
+    blocks = _blocks(path)
+    script = "\n\n".join(body for kind, body in blocks if kind == "python")
+    if script:
+        (tmp_path / "docs_snippets.py").write_text(script)
+        _run([sys.executable, "docs_snippets.py"], script, path, "python", tmp_path, env)
+    for index, (kind, body) in enumerate(blocks):
+        if kind == "bash":
+            _run(["bash", "-euo", "pipefail", "-c", body], body, path, index, tmp_path, env)
 
 
 def test_readme_test_command_is_what_ci_runs():

@@ -101,8 +101,10 @@ def test_unsupported_backbone_lists_supported_ones():
         vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
         max_sequence_length=8,
     )
-    with pytest.raises(ValueError, match="GPT2Backbone is not supported. Supported backbones: BertBackbone, DistilBertBackbone, RobertaBackbone"):
+    with pytest.raises(ValueError, match="GPT2Backbone is not supported. Supported backbones: ") as error:
         keras_adapters.add_adapter(gpt2, _lora(["query"]), "a")
+    for name in ("BertBackbone", "DistilBertBackbone", "RobertaBackbone", "register_backbone_spec"):
+        assert name in str(error.value)
 
 
 def test_keras_nlp_users_keep_working():

@@ -139,8 +139,9 @@ def test_refuses_to_overwrite_a_directory_that_is_not_an_adapter(tmp_path):
     with pytest.raises(FileExistsError, match="refusing to replace it"):
         keras_adapters.save_adapter(_trained("lora"), precious)
     assert (precious / "chapter1.txt").read_text() == "irreplaceable"
+    keras_adapters.save_adapter(_trained("lora"), tmp_path / "adapter")
     with pytest.raises(FileExistsError, match="pass overwrite to replace it"):
-        keras_adapters.save_adapter(_trained("lora"), tmp_path / "thesis", overwrite=False)
+        keras_adapters.save_adapter(_trained("lora"), tmp_path / "adapter", overwrite=False)
 
 
 def test_corrupt_weights_file_is_a_clear_error(tmp_path):

@@ -36,10 +36,3 @@ def innermost(layer):
         layer = layer.base_layer
     return layer
 
-
-def find_owner(root, target):
-    """Returns `(owner, attribute)` such that `owner.<attribute> is target`."""
-    for owner, attribute, child in walk(root):
-        if child is target:
-            return owner, attribute
-    raise ValueError(f"Layer {target.name!r} is not a sublayer of {root.name!r}.")

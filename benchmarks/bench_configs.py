@@ -34,7 +34,7 @@ SETUPS = {
     "Keras factorizes only the last kernel axis (on MiniLM A 384×12×8, B 8×32) "
     "and trains the biases",
     "lora": "`LoraConfig(rank=8, modules_to_save=[\"logits\"])` (query, value)",
-    "lora_all": "`LoraConfig(rank=8, targets=ALL_PROJECTIONS, ...)`: query, key, value, "
+    "lora_all": "`LoraConfig(rank=8, targets=\"all-linear\", ...)`: query, key, value, "
     "attention output, FFN intermediate and output (the `keras-adapters train` default)",
     "pfeiffer": "`PfeifferConfig(modules_to_save=[\"logits\"])`",
     "houlsby": "`HoulsbyConfig(modules_to_save=[\"logits\"])`",
@@ -47,9 +47,7 @@ SETUPS = {
 # "pfeiffer" is both a training method and an inference configuration.
 INFERENCE_SETUPS = {**SETUPS, "pfeiffer": "`PfeifferConfig()` bottleneck after the FFN"}
 
-ALL_PROJECTIONS = [
-    "query", "key", "value", "attention_output", "ffn_intermediate", "ffn_output"
-]
+ALL_LINEAR = "all-linear"  # every projection slot of the backbone's spec
 
 # The real backbone, and the tiny random one of `--quick`.
 REAL_PRESET = "minilm_l6"
@@ -101,7 +99,7 @@ def adapter_config(method):
     factories = {
         "lora": lambda: keras_adapters.LoraConfig(rank=LORA_RANK, modules_to_save=save),
         "lora_all": lambda: keras_adapters.LoraConfig(
-            rank=LORA_RANK, targets=ALL_PROJECTIONS, modules_to_save=save
+            rank=LORA_RANK, targets=ALL_LINEAR, modules_to_save=save
         ),
         "pfeiffer": lambda: keras_adapters.PfeifferConfig(modules_to_save=save),
         "houlsby": lambda: keras_adapters.HoulsbyConfig(modules_to_save=save),

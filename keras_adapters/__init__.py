@@ -11,9 +11,11 @@ keras_adapters.add_adapter(classifier, keras_adapters.LoraConfig(rank=8), "senti
 """
 
 from keras_adapters import assets
+from keras_adapters import attention
 from keras_adapters import configs
 from keras_adapters import data
 from keras_adapters import layers
+from keras_adapters import methods
 from keras_adapters import models
 from keras_adapters import specs
 from keras_adapters.configs import AdapterConfig
@@ -22,6 +24,7 @@ from keras_adapters.configs import LoraConfig
 from keras_adapters.configs import ParallelConfig
 from keras_adapters.configs import PfeifferConfig
 from keras_adapters.configs import PrefixConfig
+from keras_adapters.injection import AdaptedModel
 from keras_adapters.injection import TrainableReport
 from keras_adapters.injection import add_adapter
 from keras_adapters.injection import delete_adapter
@@ -32,9 +35,8 @@ from keras_adapters.injection import list_adapters
 from keras_adapters.injection import merge_adapters
 from keras_adapters.injection import set_active_adapters
 from keras_adapters.injection import trainable_report
+from keras_adapters.injection import training_callbacks
 from keras_adapters.injection import unmerge_adapters
-from keras_adapters.saving import AdaptedModel
 from keras_adapters.saving import load_adapter
 from keras_adapters.saving import save_adapter
-
-__version__ = "0.1.0"
+from keras_adapters.version import __version__

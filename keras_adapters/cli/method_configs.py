@@ -2,7 +2,7 @@
 
 METHODS = ("lora", "pfeiffer", "houlsby", "parallel", "prefix", "full")
 HEAD = ("logits",)
-ALL_PROJECTIONS = ("query", "key", "value", "attention_output", "ffn_intermediate", "ffn_output")
+ALL_LINEAR = "all-linear"
 
 
 def add_method_arguments(parser):
@@ -14,9 +14,10 @@ def add_method_arguments(parser):
     group.add_argument("--rslora", action="store_true", help="rank-stabilised LoRA scale alpha/sqrt(rank)")
     group.add_argument(
         "--targets",
-        default=",".join(ALL_PROJECTIONS),
+        default=ALL_LINEAR,
         help="comma-separated LoRA targets: slots (query, key, value, attention_output, "
-        "ffn_intermediate, ffn_output) or layer paths/suffixes (default: all six slots)",
+        "ffn_gate, ffn_intermediate, ffn_output...) or layer paths/suffixes; `all-linear` = every "
+        "projection slot of the backbone (default: all-linear)",
     )
     group.add_argument("--reduction-factor", type=int, default=16, help="bottleneck width = hidden / factor (default: 16)")
     group.add_argument("--bottleneck-dim", type=int, default=None, help="bottleneck width (overrides --reduction-factor)")
@@ -35,7 +36,11 @@ def method_config(args):
     if args.method == "full":
         return None
     if args.method == "lora":
-        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        targets = (
+            ALL_LINEAR
+            if args.targets.strip() == ALL_LINEAR
+            else [t.strip() for t in args.targets.split(",") if t.strip()]
+        )
         return keras_adapters.LoraConfig(
             rank=args.rank,
             alpha=args.alpha,

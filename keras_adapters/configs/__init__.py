@@ -1,11 +1,15 @@
-"""Method configs: plain data describing one adapter."""
+"""Method configs: plain data describing one adapter.
 
-from keras_adapters.configs.adapter_config import AdapterConfig
-from keras_adapters.configs.adapter_config import config_from_dict
-from keras_adapters.configs.adapter_config import registered_methods
-from keras_adapters.configs.bottleneck_config import BottleneckConfig
-from keras_adapters.configs.bottleneck_config import HoulsbyConfig
-from keras_adapters.configs.bottleneck_config import ParallelConfig
-from keras_adapters.configs.bottleneck_config import PfeifferConfig
-from keras_adapters.configs.lora_config import LoraConfig
-from keras_adapters.configs.prefix_config import PrefixConfig
+A public namespace: each config lives with its method in
+`keras_adapters.methods`; the base class in `keras_adapters.core`.
+"""
+
+from keras_adapters.core.adapter_config import AdapterConfig
+from keras_adapters.methods.bottleneck.bottleneck_config import BottleneckConfig
+from keras_adapters.methods.bottleneck.houlsby_config import HoulsbyConfig
+from keras_adapters.methods.bottleneck.parallel_config import ParallelConfig
+from keras_adapters.methods.bottleneck.pfeiffer_config import PfeifferConfig
+from keras_adapters.methods.lora.lora_config import LoraConfig
+from keras_adapters.methods.prefix.prefix_config import PrefixConfig
+from keras_adapters.methods.registry import config_from_dict
+from keras_adapters.methods.registry import registered_methods

@@ -7,11 +7,12 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from keras_adapters.export.adapter_views import merged_lora
+from keras_adapters.export.adapter_views import merged_adapters
 from keras_adapters.export.adapter_views import only_active
+from keras_adapters.injection.adapted_model import AdaptedModel
 from keras_adapters.injection.adapter_state import get_state
-from keras_adapters.saving.adapted_model import AdaptedModel
 from keras_adapters.saving.atomic_directory import atomic_directory
+from keras_adapters.version import __version__
 
 ADAPTER_MODES = ("merged", "switchable")
 INPUT_NAME = "texts"
@@ -219,7 +220,7 @@ def _write_merged(model, label_names, directory):
     archive = keras.export.ExportArchive()
     # Variables are written at `write_out`, so the merged kernels must still
     # be in place then.
-    with merged_lora(model) as merged:
+    with merged_adapters(model) as merged:
         _add_signature(archive, DEFAULT_SIGNATURE, model, label_names)
         _finish(archive, model, directory)
     return {DEFAULT_SIGNATURE: {"active": _active(model), "merged": list(merged)}}
@@ -250,8 +251,6 @@ def _class_name(model):
 
 
 def _write_metadata(directory, model, label_names, adapters, signatures):
-    from keras_adapters import __version__
-
     metadata = {
         "format_version": METADATA_FORMAT_VERSION,
         "keras_adapters_version": __version__,

@@ -1,5 +1,6 @@
-"""The rewrite: match targets, wrap in place, freeze, and manage adapters."""
+"""The rewrite: plan and insert adapters, freeze the rest, and manage adapters."""
 
+from keras_adapters.injection.adapted_model import AdaptedModel
 from keras_adapters.injection.add_adapter import add_adapter
 from keras_adapters.injection.lifecycle import delete_adapter
 from keras_adapters.injection.lifecycle import disable_adapters
@@ -11,3 +12,4 @@ from keras_adapters.injection.lifecycle import set_active_adapters
 from keras_adapters.injection.lifecycle import unmerge_adapters
 from keras_adapters.injection.trainable_report import TrainableReport
 from keras_adapters.injection.trainable_report import trainable_report
+from keras_adapters.injection.training_callbacks import training_callbacks

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from keras_adapters.configs.adapter_config import config_from_dict
+from keras_adapters.methods.registry import config_from_dict
 
 STATE_ATTRIBUTE = "_keras_adapters_state"
 STATE_FORMAT_VERSION = 1

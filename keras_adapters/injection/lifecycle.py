@@ -1,19 +1,16 @@
 """Switching, disabling, deleting and merging the adapters of a model."""
 
-from keras_adapters.configs.prefix_config import PrefixConfig
+from keras_adapters.core.layer_chain import LayerChain
+from keras_adapters.core.mergeable_wrapper import MergeableWrapper
+from keras_adapters.core.tracking import set_sublayer
+from keras_adapters.injection.adapted_model import make_plain
 from keras_adapters.injection.adapter_state import require_state
 from keras_adapters.injection.adapter_state import set_state
-from keras_adapters.injection.add_adapter import sync_wrappers
 from keras_adapters.injection.compiled_model import refresh_compiled
-from keras_adapters.injection.insertion import scoped
-from keras_adapters.injection.model_context import ModelContext
-from keras_adapters.injection.trainability import apply_trainability
 from keras_adapters.injection.trainability import restore_trainability
-from keras_adapters.layers.layer_chain import LayerChain
-from keras_adapters.layers.lora_wrapper import LoraWrapper
-from keras_adapters.layers.parallel_adapter_site import ParallelAdapterSite
-from keras_adapters.layers.prefix_attention import PrefixAttention
-from keras_adapters.layers.tracking import set_sublayer
+from keras_adapters.injection.wrapper_sync import refresh
+from keras_adapters.planning.adapter_scope import adapter_scope
+from keras_adapters.planning.model_context import ModelContext
 
 
 def _update(model, change):
@@ -22,9 +19,7 @@ def _update(model, change):
     context = ModelContext(model)
     trainable_before = [id(v) for v in model.trainable_weights]
     change(context, state)
-    sync_wrappers(context, state)
-    apply_trainability(context, state)
-    refresh_compiled(model, trainable_before)
+    refresh(context, state, trainable_before)
 
 
 def _check_names(state, names, argument="adapter_names"):
@@ -107,8 +102,6 @@ def delete_adapter(model, adapter_name):
     keras_adapters.delete_adapter(classifier, "old_task")
     ```
     """
-    from keras_adapters.saving.adapted_model import make_plain
-
     state = require_state(model)
     _check_names(state, (adapter_name,), "adapter_name")
     if adapter_name in state.merged:
@@ -124,35 +117,35 @@ def delete_adapter(model, adapter_name):
     del state.configs[adapter_name]
     state.active = tuple(n for n in state.active if n != adapter_name)
     if state.configs:
-        sync_wrappers(context, state)
-        apply_trainability(context, state)
+        refresh(context, state, trainable_before)
     else:
         restore_trainability(model, state)
         set_state(model, None)
         make_plain(model)
-    refresh_compiled(model, trainable_before)
+        refresh_compiled(model, trainable_before)
 
 
 def _unwrap(context, owner, attribute, wrapper):
-    if isinstance(wrapper, ParallelAdapterSite) and isinstance(wrapper.base_layer, LayerChain):
-        chain = wrapper.base_layer
-        block = next(b for b in context.blocks if _contains(b, owner))
-        for slot in chain.slots:
-            slot_owner, slot_attribute = context.spec.slot_owner(block, slot)
-            set_sublayer(slot_owner, slot_attribute, getattr(chain, slot))
+    """Puts back what `wrapper` wraps; a `LayerChain`'s layers go back to their slots."""
+    if not isinstance(wrapper.base_layer, LayerChain):
+        set_sublayer(owner, attribute, wrapper.base_layer)
         return
-    set_sublayer(owner, attribute, wrapper.base_layer)
-
-
-def _contains(block, layer):
-    return layer is block or any(layer is sub for sub in block._flatten_layers())
+    chain = wrapper.base_layer
+    block = context.block_of(owner)
+    set_sublayer(owner, attribute, getattr(chain, chain.slots[0]))
+    for slot in chain.slots[1:]:
+        slot_owner, slot_attribute = context.slot(block, slot, follow_moved=False)
+        set_sublayer(slot_owner, slot_attribute, getattr(chain, slot))
 
 
 def merge_adapters(model):
-    """Adds the active LoRA updates to the base kernels (`W + scale * A B`).
+    """Folds the active adapters that can merge into the base weights.
 
-    The LoRA branches are then skipped, so inference costs what the base
-    model costs. Other active methods keep running as they are.
+    LoRA adds `scale * A B` to its kernels; every method whose wrapper
+    implements the merge protocol (`keras_adapters.layers.MergeableWrapper`)
+    folds its update its own way. The merged branches are then skipped, so
+    inference costs what the base model costs. Other active methods keep
+    running as they are.
 
     Example:
     ```python
@@ -167,7 +160,7 @@ def merge_adapters(model):
     def change(context, state):
         merged = set()
         for _, _, wrapper in context.wrappers():
-            if isinstance(wrapper, LoraWrapper):
+            if isinstance(wrapper, MergeableWrapper):
                 merged |= set(wrapper.merge())
         state.merged = tuple(n for n in state.active if n in merged or n in state.merged)
 
@@ -175,11 +168,11 @@ def merge_adapters(model):
 
 
 def unmerge_adapters(model):
-    """Subtracts merged LoRA updates from the base kernels again."""
+    """Takes every merged update out of the base weights again."""
 
     def change(context, state):
         for _, _, wrapper in context.wrappers():
-            if isinstance(wrapper, LoraWrapper):
+            if isinstance(wrapper, MergeableWrapper):
                 wrapper.unmerge()
         state.merged = ()
 
@@ -200,20 +193,21 @@ def eject_prefix(model, adapter_name):
     state = require_state(model)
     _check_names(state, (adapter_name,), "adapter_name")
     config = state.configs[adapter_name]
-    if not isinstance(config, PrefixConfig) or not config.reparameterize:
+    folded_config = config.folded()
+    if folded_config is None:
         raise ValueError(
-            "`adapter_name` must name a prefix adapter with `reparameterize=True`. "
-            f"Received: adapter_name={adapter_name!r} ({config.method})"
+            "`adapter_name` must name an adapter with a reparameterisation to fold (a prefix "
+            f"adapter with `reparameterize=True`). Received: adapter_name={adapter_name!r} "
+            f"({config.method})"
         )
 
     def change(context, state):
-        for _, _, wrapper in context.wrappers():
-            if isinstance(wrapper, PrefixAttention) and adapter_name in wrapper.adapter_names:
-                with scoped(wrapper.location):
-                    plain = wrapper.get_adapter(adapter_name).folded()
-                wrapper.remove_adapter(adapter_name)
-                wrapper.add_adapter(adapter_name, plain)
-        state.configs[adapter_name] = config.replace(reparameterize=False)
+        for wrapper in context.wrappers_of(adapter_name):
+            with adapter_scope(wrapper.location, config.method):
+                plain = wrapper.get_adapter(adapter_name).folded()
+            wrapper.remove_adapter(adapter_name)
+            wrapper.add_adapter(adapter_name, plain)
+        state.configs[adapter_name] = folded_config
 
     _update(model, change)
 

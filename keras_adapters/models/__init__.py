@@ -1,7 +1,7 @@
 """Backbone classes that keras-adapters adds to KerasHub's."""
 
 from keras_adapters.models.exact_gelu_bert_backbone import ExactGeluBertBackbone
-from keras_adapters.models.mean_pooled_text_classifier import MaskedMeanPooling
+from keras_adapters.models.masked_mean_pooling import MaskedMeanPooling
 from keras_adapters.models.mean_pooled_text_classifier import MeanPooledTextClassifier
 
 __all__ = ["ExactGeluBertBackbone", "MaskedMeanPooling", "MeanPooledTextClassifier"]

@@ -6,12 +6,13 @@ import pathlib
 import numpy as np
 import safetensors.numpy
 
-from keras_adapters.configs.adapter_config import config_from_dict
+from keras_adapters.injection.adapter_plan import plan_adapter
 from keras_adapters.injection.adapter_state import require_state
-from keras_adapters.injection.add_adapter import commit_adapter
-from keras_adapters.injection.add_adapter import plan_adapter
-from keras_adapters.injection.model_context import ModelContext
+from keras_adapters.injection.add_adapter import insert_planned
 from keras_adapters.injection.trainability import modules_to_save_layers
+from keras_adapters.injection.trainable_report import trainable_report
+from keras_adapters.methods.registry import config_from_dict
+from keras_adapters.planning.model_context import ModelContext
 from keras_adapters.saving.atomic_directory import atomic_directory
 
 CONFIG_FILE = "adapter_config.json"
@@ -111,15 +112,13 @@ def load_adapter(model, path, adapter_name=None, activate=True, verbose=False):
     expected = dict(plan.expected_weights())
     expected.update({key: tuple(v.shape) for key, v in saved_modules.items()})
     _check_weights(path, expected, {k: tuple(v.shape) for k, v in tensors.items()})
-    for insertion in plan.insertions:
-        for variable in insertion.module.weights:
-            variable.assign(tensors[f"{insertion.location}/{variable.name}"])
-    commit_adapter(plan, activate)
+    for site, module in plan.insertions:
+        for variable in module.weights:
+            variable.assign(tensors[f"{site.location}/{variable.name}"])
+    insert_planned(plan, activate)
     for key, variable in saved_modules.items():
         variable.assign(tensors[key])
     if verbose:
-        from keras_adapters.injection.trainable_report import trainable_report
-
         print(trainable_report(model))
     return name
 

@@ -2,23 +2,12 @@
 
 import dataclasses
 import types
+import warnings
 
 import keras
 
-SLOTS = (
-    "attention",  # the self-attention layer (prefix tuning wraps it)
-    "query",
-    "key",
-    "value",
-    "attention_output",  # output projection of the attention
-    "attention_residual",  # last layer of the attention branch, before the residual add
-    "attention_norm",
-    "ffn_intermediate",
-    "ffn_output",
-    "ffn_residual",  # last layer of the feed-forward branch, before the residual add
-    "ffn_norm",
-)
-PROJECTION_SLOTS = ("query", "key", "value", "attention_output", "ffn_intermediate", "ffn_output")
+from keras_adapters.specs.slots import SLOTS
+
 NORM_POSITIONS = ("post", "pre")
 
 
@@ -33,16 +22,18 @@ class BackboneSpec:
         backbone_class: the KerasHub backbone class, e.g.
             `keras_hub.models.BertBackbone` (subclasses match too).
         blocks: attribute of the backbone listing its transformer blocks.
-        slots: semantic slot -> dotted attribute path inside a block, for
-            every name in `keras_adapters.specs.SLOTS`.
+        slots: slot name -> dotted attribute path inside a block, for the
+            slots of `keras_adapters.specs.SLOTS` this architecture has. A
+            method that needs a slot the spec lacks says so when it is added.
         ffn_chain: the slots called one after another to compute the
             feed-forward branch (its input is the branch input, its output
             goes to the residual add). Empty if the branch is not a chain
-            (e.g. gated FFNs); the parallel adapter then is unsupported.
-        norm_position: `"post"` (BERT family: LayerNorm after the residual
-            add) or `"pre"` (GPT-2, Llama...).
-        attention_kind: how prefix tuning reaches inside the attention;
-            `"keras_multi_head_attention"` is the one supported now.
+            (a gated FFN calls gate and up projections on the same input).
+        norm_position: `"post"` (BERT family: norm after the residual add)
+            or `"pre"` (GPT-2, Llama...: norm before each sublayer).
+        attention_kind: deprecated and ignored; how adapters reach inside an
+            attention layer is looked up by its class in
+            `keras_adapters.attention`.
     """
 
     backbone_class: type
@@ -50,7 +41,7 @@ class BackboneSpec:
     slots: dict
     ffn_chain: tuple = ()
     norm_position: str = "post"
-    attention_kind: str = "keras_multi_head_attention"
+    attention_kind: str = None
 
     def __post_init__(self):
         if not (isinstance(self.backbone_class, type) and issubclass(self.backbone_class, keras.Model)):
@@ -58,24 +49,42 @@ class BackboneSpec:
                 "`backbone_class` must be a Keras model class. "
                 f"Received: backbone_class={self.backbone_class!r}"
             )
-        missing = [s for s in SLOTS if s not in self.slots]
-        unknown = [s for s in self.slots if s not in SLOTS]
-        if missing or unknown:
+        if not isinstance(self.blocks, str) or not self.blocks.isidentifier():
             raise ValueError(
-                f"`slots` must name exactly {list(SLOTS)}. Missing: {missing}; unknown: {unknown}. "
+                f"`blocks` must be an attribute name. Received: blocks={self.blocks!r}"
+            )
+        if not isinstance(self.slots, dict) or not self.slots:
+            raise ValueError(
+                f"`slots` must be a non-empty dict of slot name to attribute path. "
+                f"Received: slots={self.slots!r}"
+            )
+        unknown = [s for s in self.slots if s not in SLOTS]
+        if unknown:
+            raise ValueError(
+                f"`slots` names unknown slots {unknown}. Valid slots: {list(SLOTS)} (add one "
+                "with `keras_adapters.specs.register_slot`). "
                 f"Received: slots={dict(self.slots)!r}"
             )
         bad = {s: p for s, p in self.slots.items() if not _is_dotted_path(p)}
         if bad:
             raise ValueError(f"`slots` values must be dotted attribute paths. Received: {bad!r}")
-        if any(s not in SLOTS for s in self.ffn_chain):
+        missing = [s for s in self.ffn_chain if s not in self.slots]
+        if missing:
             raise ValueError(
-                f"`ffn_chain` must list slot names. Received: ffn_chain={self.ffn_chain!r}"
+                f"`ffn_chain` must list slots of this spec; {missing} are not in `slots`. "
+                f"Received: ffn_chain={self.ffn_chain!r}"
             )
         if self.norm_position not in NORM_POSITIONS:
             raise ValueError(
                 f"`norm_position` must be one of {NORM_POSITIONS}. "
                 f"Received: norm_position={self.norm_position!r}"
+            )
+        if self.attention_kind is not None:
+            warnings.warn(
+                "`BackboneSpec(attention_kind=...)` is deprecated and ignored: attention layers "
+                "are looked up by class in `keras_adapters.attention`.",
+                DeprecationWarning,
+                stacklevel=3,
             )
         object.__setattr__(self, "slots", types.MappingProxyType(dict(self.slots)))
         object.__setattr__(self, "ffn_chain", tuple(self.ffn_chain))
@@ -83,6 +92,23 @@ class BackboneSpec:
     @property
     def name(self):
         return self.backbone_class.__name__
+
+    def has_slot(self, slot):
+        return slot in self.slots
+
+    def require_slots(self, slots, needed_by):
+        """Raises a `ValueError` naming the slots `needed_by` needs and this spec lacks."""
+        missing = [s for s in slots if s not in self.slots]
+        if missing:
+            raise ValueError(
+                f"{needed_by} needs the block slots {missing}, which the {self.name} spec does "
+                f"not define. Slots of {self.name}: {list(self.slots)}."
+            )
+
+    def slot_attributes(self, slot):
+        """The attribute names leading from a block to `slot`, e.g. `["_self_attention_layer", "_query_dense"]`."""
+        self.require_slots([slot], f"Slot {slot!r}")
+        return self.slots[slot].split(".")
 
     def get_blocks(self, backbone):
         blocks = getattr(backbone, self.blocks, None)
@@ -92,14 +118,6 @@ class BackboneSpec:
                 f"found {blocks!r}."
             )
         return list(blocks)
-
-    def slot_owner(self, block, slot):
-        """Returns `(owner_layer, attribute)` holding `slot` inside `block`."""
-        *parents, attribute = self.slots[slot].split(".")
-        owner = block
-        for parent in parents:
-            owner = getattr(owner, parent)
-        return owner, attribute
 
 
 def _is_dotted_path(path):

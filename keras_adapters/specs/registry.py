@@ -11,11 +11,14 @@ def register_backbone_spec(spec):
     Args:
         spec: the record. One per backbone class.
 
+    Returns:
+        `spec`.
+
     Example:
     ```python
     keras_adapters.specs.register_backbone_spec(
         keras_adapters.specs.BackboneSpec(
-            backbone_class=keras_hub.models.ElectraBackbone,
+            backbone_class=MyBackbone,
             blocks="transformer_layers",
             slots=keras_adapters.specs.TRANSFORMER_ENCODER_SLOTS,
             ffn_chain=keras_adapters.specs.TRANSFORMER_ENCODER_FFN_CHAIN,

@@ -4,7 +4,7 @@ import keras
 import keras_hub
 import numpy as np
 
-from keras_adapters.injection.model_context import ModelContext
+from keras_adapters.planning.model_context import ModelContext
 from keras_adapters.layers import AdapterWrapper
 from keras_adapters.layers import LoraWrapper
 from tests.support.tiny_models import randomize_adapters

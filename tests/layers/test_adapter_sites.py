@@ -63,11 +63,11 @@ def test_inactive_sites_compute_their_base_exactly():
     np.testing.assert_array_equal(site(X), norm(X))
 
 
-def test_sites_serialize_inside_a_functional_model():
+def test_sites_serialize_inside_a_functional_model(tmp_path):
     base = keras.layers.Dense(8)
     site = SerialAdapterSite(base, adapters={"a": _adapter()[0]})
     inputs = keras.Input((3, 8))
     model = keras.Model(inputs, site(inputs))
-    model.save("/tmp/_serial_site.keras")
-    restored = keras.models.load_model("/tmp/_serial_site.keras")
+    model.save(str(tmp_path / "serial_site.keras"))
+    restored = keras.models.load_model(str(tmp_path / "serial_site.keras"))
     np.testing.assert_allclose(restored(X), model(X), atol=1e-6)

@@ -144,15 +144,15 @@ def test_adapter_weights_stay_float32_under_mixed_precision():
     assert layer(np.ones((2, 5), "float32")).dtype == "bfloat16"
 
 
-def test_serialization_round_trip_keeps_adapters():
+def test_serialization_round_trip_keeps_adapters(tmp_path):
     base = _dense("relu")
     layer = LoraDense(base)
     _attach(layer, "a", rank=2)
     x = RNG.normal(size=(3, 5)).astype("float32")
     inputs = keras.Input((5,))
     model = keras.Model(inputs, layer(inputs))
-    model.save("/tmp/_lora_dense.keras")
-    restored = keras.models.load_model("/tmp/_lora_dense.keras")
+    model.save(str(tmp_path / "lora_dense.keras"))
+    restored = keras.models.load_model(str(tmp_path / "lora_dense.keras"))
     np.testing.assert_allclose(restored(x), model(x), atol=1e-6)
     assert restored.layers[-1].adapter_names == ("a",)
 

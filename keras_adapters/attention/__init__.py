@@ -1,0 +1,11 @@
+"""Attention specs: how adapters reach inside each attention layer class.
+
+Importing this package registers the built-in records.
+"""
+
+from keras_adapters.attention import keras_attention_specs as _keras  # noqa: F401 (registers)
+from keras_adapters.attention.attention_spec import AttentionSpec
+from keras_adapters.attention.registry import find_attention_spec
+from keras_adapters.attention.registry import get_attention_spec
+from keras_adapters.attention.registry import register_attention_spec
+from keras_adapters.attention.registry import supported_attention_classes

@@ -1,0 +1,138 @@
+"""`AdapterWrapper`: a base layer plus named adapter modules."""
+
+import keras
+
+from keras_adapters.core.validation import check_adapter_name
+from keras_adapters.core.tracking import unlocked
+
+MODULE_PREFIX = "adapter_"
+
+
+class AdapterWrapper(keras.layers.Layer):
+    """Base class of every layer that wraps a base layer with named adapters.
+
+    Each adapter is a sublayer stored as the attribute `adapter_<name>`, so
+    Keras saves its weights under its name, never under a position. Only the
+    adapters in `active_adapters` take part in `call`; with none active a
+    wrapper computes exactly what its base layer computes.
+
+    Subclasses implement `call` and, if their modules need shapes that only
+    the base layer knows, `build`.
+
+    Args:
+        base_layer: the layer being adapted.
+        adapters: dict of adapter name to adapter module (a Keras layer).
+        active_adapters: names of the adapters used in `call`; defaults to all.
+        location: the stable key of this site in adapter files, e.g.
+            `"transformer_layer_0/self_attention_layer/query"`.
+        **kwargs: forwarded to `keras.layers.Layer`.
+    """
+
+    def __init__(self, base_layer, adapters=None, active_adapters=None, location=None, **kwargs):
+        if not isinstance(base_layer, keras.layers.Layer):
+            raise ValueError(
+                f"`base_layer` must be a Keras layer. Received: base_layer={base_layer!r}"
+            )
+        kwargs.setdefault("dtype", base_layer.dtype_policy)
+        kwargs.setdefault("name", f"{base_layer.name}_adapted")
+        super().__init__(**kwargs)
+        self.base_layer = base_layer
+        self.location = location
+        self._adapter_names = []
+        self._active_adapters = ()
+        for name, module in (adapters or {}).items():
+            self.add_adapter(name, module)
+        self.active_adapters = (
+            tuple(self._adapter_names) if active_adapters is None else active_adapters
+        )
+        self.supports_masking = getattr(base_layer, "supports_masking", False)
+        if base_layer.built and all(m.built for m in self.adapter_modules()):
+            self.built = True
+
+    # === Named adapters ===
+
+    @property
+    def adapter_names(self):
+        return tuple(self._adapter_names)
+
+    def get_adapter(self, name):
+        if name not in self._adapter_names:
+            raise KeyError(
+                f"No adapter named {name!r} in {self.name}. Adapters: {self._adapter_names}"
+            )
+        return getattr(self, MODULE_PREFIX + name)
+
+    def adapter_modules(self, names=None):
+        names = self._adapter_names if names is None else names
+        return [getattr(self, MODULE_PREFIX + name) for name in names]
+
+    def add_adapter(self, name, module):
+        check_adapter_name(name)
+        if name in self._adapter_names:
+            raise ValueError(f"Adapter {name!r} already exists in layer {self.name}.")
+        with unlocked(self):
+            setattr(self, MODULE_PREFIX + name, module)
+        self._adapter_names.append(name)
+
+    def remove_adapter(self, name):
+        module = self.get_adapter(name)
+        self._adapter_names.remove(name)
+        self._tracker.untrack(module)
+        object.__delattr__(self, MODULE_PREFIX + name)
+        self._active_adapters = tuple(n for n in self._active_adapters if n != name)
+        return module
+
+    @property
+    def active_adapters(self):
+        return self._active_adapters
+
+    @active_adapters.setter
+    def active_adapters(self, names):
+        names = tuple(names)
+        unknown = [n for n in names if n not in self._adapter_names]
+        if unknown:
+            raise ValueError(
+                f"Unknown adapters {unknown} for layer {self.name}. "
+                f"Adapters here: {self._adapter_names}"
+            )
+        self._active_adapters = names
+
+    def active_modules(self):
+        return self.adapter_modules(self._active_adapters)
+
+    # === Keras plumbing ===
+
+    def build(self, input_shape=None):
+        if not self.base_layer.built:
+            self.base_layer.build(input_shape)
+        for module in self.adapter_modules():
+            if not module.built:
+                module.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return self.base_layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "base_layer": keras.saving.serialize_keras_object(self.base_layer),
+                "adapters": {
+                    name: keras.saving.serialize_keras_object(module)
+                    for name, module in zip(self._adapter_names, self.adapter_modules())
+                },
+                "active_adapters": list(self._active_adapters),
+                "location": self.location,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["base_layer"] = keras.saving.deserialize_keras_object(config["base_layer"])
+        config["adapters"] = {
+            name: keras.saving.deserialize_keras_object(module)
+            for name, module in config.get("adapters", {}).items()
+        }
+        return cls(**config)

@@ -1,0 +1,88 @@
+"""`AdapterPlan`: everything `add_adapter` will do, computed before the model changes."""
+
+import dataclasses
+
+from keras_adapters.core.validation import check_adapter_name
+from keras_adapters.injection.adapter_state import AdapterState
+from keras_adapters.injection.adapter_state import get_state
+from keras_adapters.injection.adapter_state import set_state
+from keras_adapters.injection.trainability import modules_to_save_layers
+from keras_adapters.injection.wrapper_sync import refresh
+from keras_adapters.methods.registry import method_for
+from keras_adapters.planning.adapter_scope import adapter_scope
+from keras_adapters.planning.model_context import ModelContext
+
+
+@dataclasses.dataclass
+class AdapterPlan:
+    """The sites of one adapter and its built modules, not yet inserted.
+
+    Attributes:
+        context: the model's `ModelContext`.
+        config: the method config.
+        adapter_name: the adapter's name.
+        insertions: `[(site, module)]`.
+    """
+
+    context: ModelContext
+    config: object
+    adapter_name: str
+    insertions: list
+
+    def expected_weights(self):
+        """`{file key: shape}` of the weights this adapter will own."""
+        return {
+            f"{site.location}/{variable.name}": tuple(variable.shape)
+            for site, module in self.insertions
+            for variable in module.weights
+        }
+
+    def modules(self):
+        return [module for _, module in self.insertions]
+
+
+def plan_adapter(model, config, adapter_name, activate=True):
+    """Validates everything and builds the adapter modules; changes nothing.
+
+    The method registry maps `config` to its `AdapterMethod`; the method finds
+    its sites, and each site's module is built under the name scope
+    `<site>/<method>/<adapter_name>`, so variable paths are unique per adapter.
+    """
+    check_adapter_name(adapter_name)
+    method = method_for(config)
+    context = ModelContext(model)
+    state = get_state(model)
+    if state is not None and adapter_name in state.configs:
+        raise ValueError(
+            f"`adapter_name` {adapter_name!r} is already used on {model.name!r}. "
+            f"Adapters: {list(state.configs)}. Choose another name or delete it first."
+        )
+    if activate and state is not None and state.merged:
+        raise ValueError(
+            f"Adapters {list(state.merged)} are merged into the base weights; call "
+            f"`keras_adapters.unmerge_adapters` before activating {adapter_name!r}, "
+            "or pass `activate=False`."
+        )
+    modules_to_save_layers(model, config.modules_to_save)
+    insertions = []
+    for site in method.find_sites(context, config):
+        with adapter_scope(site.location, config.method):
+            module = method.build_module(config, site, context, adapter_name)
+        insertions.append((site, module))
+    return AdapterPlan(context, config, adapter_name, insertions)
+
+
+def commit_adapter(plan, activate):
+    """Inserts the planned modules and updates state, trainability and compile."""
+    model = plan.context.root
+    trainable_before = [id(v) for v in model.trainable_weights]
+    state = get_state(model)
+    if state is None:
+        state = AdapterState(original_trainable={id(v): v.trainable for v in model.weights})
+        set_state(model, state)
+    for site, module in plan.insertions:
+        site.insert(plan.adapter_name, module)
+    state.configs[plan.adapter_name] = plan.config
+    if activate:
+        state.active = (plan.adapter_name,)
+    refresh(plan.context, state, trainable_before)

@@ -1,0 +1,14 @@
+"""Adapter methods: the method protocol, its registry, and one package per method.
+
+Adding a method means adding one package (config, layers, site finder) that
+registers one `AdapterMethod`, and importing it below.
+"""
+
+from keras_adapters.methods import bottleneck as _bottleneck  # noqa: F401 (registers)
+from keras_adapters.methods import lora as _lora  # noqa: F401 (registers)
+from keras_adapters.methods import prefix as _prefix  # noqa: F401 (registers)
+from keras_adapters.methods.adapter_method import AdapterMethod
+from keras_adapters.methods.registry import config_from_dict
+from keras_adapters.methods.registry import method_for
+from keras_adapters.methods.registry import register_method
+from keras_adapters.methods.registry import registered_methods

@@ -1,0 +1,35 @@
+"""`SerialAdapterSite`: adapters that read and add to a sublayer's output."""
+
+from keras_adapters.core.adapter_wrapper import AdapterWrapper
+from keras_adapters.core.serialization import register
+
+
+@register
+class SerialAdapterSite(AdapterWrapper):
+    """`y = base(x); return y + sum(A(y) for each active adapter A)`.
+
+    Installed on the last sublayer of a residual branch (the dropout after
+    the attention output projection or after the FFN output projection), it
+    gives Houlsby's placement: `LN(h + A(h) + x)`.
+
+    Args:
+        base_layer: the branch's last sublayer.
+        adapters: dict of name to `keras_adapters.layers.BottleneckAdapter`.
+        active_adapters: names used in `call`; defaults to all.
+        location: key of the site in adapter files.
+        **kwargs: forwarded to `keras.layers.Layer`.
+
+    Example:
+    ```python
+    site = keras_adapters.layers.SerialAdapterSite(
+        keras.layers.Dropout(0.1),
+        adapters={"a": keras_adapters.layers.BottleneckAdapter(bottleneck_dim=8)},
+    )
+    ```
+    """
+
+    def call(self, inputs, training=None):
+        outputs = self.base_layer(inputs)
+        for module in self.active_modules():
+            outputs = outputs + module(outputs)
+        return outputs

@@ -1,0 +1,87 @@
+"""`LoraEinsumDense`: LoRA on `keras.layers.EinsumDense`."""
+
+import keras
+from keras import ops
+
+from keras_adapters.core.serialization import register
+from keras_adapters.methods.lora.einsum_factorization import factorize_einsum
+from keras_adapters.methods.lora.einsum_factorization import kernel_axes
+from keras_adapters.methods.lora.lora_wrapper import LoraWrapper
+
+
+@register
+class LoraEinsumDense(LoraWrapper):
+    """LoRA on a `keras.layers.EinsumDense`, for any equation it can factor.
+
+    `A` covers the kernel axes contracted with the input and `B` the axes
+    written to the output (see `keras_adapters.layers.factorize_einsum`), so
+    `y = act(einsum(x, W) + b + scale * einsum(einsum(dropout(x), A), B))`.
+
+    Args:
+        base_layer: the `keras.layers.EinsumDense` to adapt.
+        adapters: dict of name to `keras_adapters.layers.LoraWeights`.
+        active_adapters: names used in `call`; defaults to all.
+        merged_adapters: names already merged into the kernel.
+        location: key of the site in adapter files.
+        **kwargs: forwarded to `keras.layers.Layer`.
+
+    Example:
+    ```python
+    base = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 4, 8))
+    base.build((None, None, 16))
+    layer = keras_adapters.layers.LoraEinsumDense(base)
+    a_shape, b_shape = layer.lora_shapes(rank=2)
+    layer.add_adapter("a", keras_adapters.layers.LoraWeights(2, a_shape, b_shape))
+    ```
+    """
+
+    base_class = keras.layers.EinsumDense
+
+    def __init__(self, base_layer, **kwargs):
+        factorization = factorize_einsum(self._equation(base_layer))
+        super().__init__(base_layer, **kwargs)
+        self.factorization = factorization
+
+    @staticmethod
+    def _equation(base_layer):
+        if not isinstance(base_layer, keras.layers.EinsumDense):
+            raise ValueError(
+                f"LoraEinsumDense wraps a `keras.layers.EinsumDense`. Received: base_layer={base_layer!r}"
+            )
+        return base_layer.equation
+
+    @property
+    def kernel(self):
+        return self.base_layer.kernel
+
+    @classmethod
+    def lora_shapes_for(cls, base_layer, rank):
+        equation = cls._equation(base_layer)
+        return factorize_einsum(equation).factor_shapes(
+            kernel_axes(equation), base_layer.kernel.shape, rank
+        )
+
+    def kernel_delta(self, module):
+        a = ops.cast(module.lora_a, "float32")
+        b = ops.cast(module.lora_b, "float32")
+        return ops.einsum(self.factorization.merge_equation, a, b) * module.scale
+
+    def _preactivation(self, inputs):
+        base = self.base_layer
+        outputs = ops.einsum(self._equation(base), inputs, self.kernel)
+        if base.bias is not None:
+            outputs = outputs + base.bias
+        return outputs
+
+    def call(self, inputs, training=None):
+        modules = self.pending_modules()
+        if not modules:
+            return self.base_layer(inputs)
+        outputs = self._preactivation(inputs)
+        factorization = self.factorization.for_input_rank(len(inputs.shape))
+        for module in modules:
+            low = ops.einsum(factorization.input_equation, module(inputs), module.lora_a)
+            update = ops.einsum(factorization.output_equation, low, module.lora_b)
+            outputs = outputs + update * module.scale
+        activation = self.base_layer.activation
+        return activation(outputs) if activation is not None else outputs

@@ -1,0 +1,79 @@
+"""`LoraWrapper`: what LoRA on a Dense, EinsumDense or Embedding shares."""
+
+from keras import ops
+
+from keras_adapters.core.mergeable_wrapper import MergeableWrapper
+
+
+class LoraWrapper(MergeableWrapper):
+    """Adds `scale * dropout(x) A B` of each active adapter to a projection.
+
+    LoRA's merge is additive: merging adds `scale * A B` (shaped like the
+    kernel) to the base kernel in float32 and skips the branch in `call`;
+    unmerging subtracts it again. Subclasses define the kernel, the shapes of
+    `A`/`B` and the products.
+
+    Args:
+        base_layer: the projection to adapt.
+        adapters: dict of name to `keras_adapters.layers.LoraWeights`.
+        active_adapters: names used in `call`; defaults to all.
+        merged_adapters: names whose update is already inside the kernel.
+        location: key of the site in adapter files.
+        **kwargs: forwarded to `keras.layers.Layer`.
+    """
+
+    base_class = None
+
+    def __init__(self, base_layer, **kwargs):
+        if not isinstance(base_layer, self.base_class) or getattr(
+            base_layer, "quantization_mode", None
+        ):
+            raise ValueError(
+                f"{type(self).__name__} wraps an unquantized `{self.base_class.__name__}`. "
+                f"Received: base_layer={base_layer!r}"
+            )
+        if getattr(base_layer, "lora_enabled", False):
+            raise ValueError(
+                f"Layer {base_layer.name!r} already has Keras' built-in LoRA enabled; use one "
+                "LoRA implementation per layer."
+            )
+        super().__init__(base_layer, **kwargs)
+
+    # === What subclasses define ===
+
+    @property
+    def kernel(self):
+        """The base variable that merging changes."""
+        raise NotImplementedError
+
+    @classmethod
+    def lora_shapes_for(cls, base_layer, rank):
+        """Returns `(a_shape, b_shape)` of a rank-`rank` adapter on `base_layer`."""
+        raise NotImplementedError
+
+    def lora_shapes(self, rank):
+        """Returns `(a_shape, b_shape)` for an adapter of this rank on this layer."""
+        return self.lora_shapes_for(self.base_layer, rank)
+
+    def kernel_delta(self, module):
+        """`scale * A B` shaped like `kernel`, in float32."""
+        raise NotImplementedError
+
+    # === Merge protocol: additive ===
+
+    def merge_variables(self):
+        return [self.kernel]
+
+    def merge_adapter(self, name):
+        delta = self.kernel_delta(self.get_adapter(name))
+        self.kernel.assign(ops.cast(self.kernel, "float32") + delta)
+
+    def unmerge_adapter(self, name):
+        delta = self.kernel_delta(self.get_adapter(name))
+        self.kernel.assign(ops.cast(self.kernel, "float32") - delta)
+
+    def add_adapter(self, name, module):
+        """Adds a `LoraWeights` module (built here if needed: its shapes are known)."""
+        if not module.built:
+            module.build()
+        super().add_adapter(name, module)

@@ -1,0 +1,110 @@
+"""Target matching, shared by every method that adapts chosen layers.
+
+Semantics (as in peft): a string is a regex that must match the whole
+`layer.path`; a list entry is a slot name of the backbone spec (`"query"`,
+`"ffn_output"`...) or a path that must equal the layer's path or end with
+`"/" + entry`. The string `"all-linear"` means every projection slot the spec
+defines (`keras_adapters.specs.PROJECTION_SLOTS`). A list entry naming a slot
+of the vocabulary that the spec does not define is an error, never a suffix.
+"""
+
+import re
+
+from keras_adapters.core.adapter_wrapper import AdapterWrapper
+from keras_adapters.core.layer_chain import LayerChain
+from keras_adapters.planning.layer_tree import walk
+from keras_adapters.specs.slots import PROJECTION_SLOTS
+from keras_adapters.specs.slots import SLOTS
+
+ALL_LINEAR = "all-linear"
+
+
+def resolve_patterns(argument, patterns, spec):
+    """Expands `"all-linear"` and checks slot names against `spec`."""
+    if patterns is None:
+        return None
+    if patterns == ALL_LINEAR:
+        return tuple(s for s in PROJECTION_SLOTS if spec.has_slot(s))
+    if isinstance(patterns, str):
+        return patterns
+    missing = [entry for entry in patterns if entry in SLOTS and not spec.has_slot(entry)]
+    if missing:
+        raise ValueError(
+            f"`{argument}` names the slots {missing}, which the {spec.name} spec does not "
+            f"define. Slots of {spec.name}: {list(spec.slots)}. "
+            f"Received: {argument}={describe(patterns)}"
+        )
+    return tuple(patterns)
+
+
+def matches(path, patterns, slot_ids=None, layer_id=None):
+    """Whether a layer (its path, and whether it fills a named slot) matches."""
+    if patterns is None:
+        return False
+    if isinstance(patterns, str):
+        return path is not None and re.fullmatch(patterns, path) is not None
+    for entry in patterns:
+        if entry in SLOTS:
+            if slot_ids is not None and layer_id in slot_ids.get(entry, ()):
+                return True
+        elif path is not None and (path == entry or path.endswith("/" + entry)):
+            return True
+    return False
+
+
+def find_targets(context, config, is_capable):
+    """The layers of the chosen blocks that `config.targets` selects.
+
+    Args:
+        context: a `keras_adapters.planning.model_context.ModelContext`.
+        config: a method config with `targets`, `exclude` and `layers`.
+        is_capable: `layer -> bool`, whether the method can adapt a layer
+            (used to list valid paths in the error when nothing matches).
+
+    Returns:
+        `[(owner, attribute, layer)]`, outer layers first.
+    """
+    spec = context.spec
+    targets = resolve_patterns("targets", config.targets, spec)
+    exclude = resolve_patterns("exclude", config.exclude, spec)
+    candidates, available = [], []
+    for index in context.block_indices(config.layers):
+        block = context.blocks[index]
+        slot_ids = {slot: {id(context.slot_layer(block, slot))} for slot in spec.slots}
+        for owner, attribute, layer in walk(block):
+            if isinstance(layer, (AdapterWrapper, LayerChain)) or layer.path is None:
+                continue
+            if is_capable(layer):
+                available.append(layer.path)
+            if matches(layer.path, targets, slot_ids, id(layer)) and not matches(
+                layer.path, exclude, slot_ids, id(layer)
+            ):
+                candidates.append((owner, attribute, layer))
+    if not candidates:
+        outside = [
+            layer.path
+            for layer in context.root._flatten_layers()
+            if layer.path and matches(layer.path, targets)
+        ]
+        raise no_match_error("targets", config.targets, available, outside, spec)
+    return candidates
+
+
+def describe(patterns):
+    return repr(patterns) if isinstance(patterns, str) else repr(list(patterns))
+
+
+def no_match_error(argument, patterns, available, outside=(), spec=None):
+    """The error for patterns that select nothing, with a few valid paths."""
+    shown = ", ".join(available[:8]) + (", ..." if len(available) > 8 else "")
+    slots = list(spec.slots) if spec is not None else list(SLOTS)
+    message = (
+        f"`{argument}` matched no adapter-capable layer. Received: {argument}={describe(patterns)}. "
+        f"Slots: {', '.join(slots)}. Some available paths: {shown or '(none)'}."
+    )
+    if outside:
+        message += (
+            f" It matches {', '.join(outside[:4])}, which are nodes of a functional graph "
+            "(outside the transformer blocks) and cannot be swapped in place."
+        )
+    return ValueError(message)

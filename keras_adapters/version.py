@@ -1,0 +1,3 @@
+"""The version of keras-adapters."""
+
+__version__ = "0.1.0"

@@ -2,16 +2,13 @@
 
 import collections
 
+import keras_hub
+
 from keras_adapters.assets.fetch import fetch_asset
+from keras_adapters.models.exact_gelu_bert_backbone import ExactGeluBertBackbone
 
 
 def _load_bert(folder):
-    import keras_hub
-
-    from keras_adapters.models.exact_gelu_bert_backbone import (
-        ExactGeluBertBackbone,
-    )
-
     backbone = ExactGeluBertBackbone.from_preset(str(folder))
     tokenizer = keras_hub.models.BertTokenizer.from_preset(str(folder))
     return backbone, tokenizer

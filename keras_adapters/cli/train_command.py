@@ -213,7 +213,8 @@ def _export_and_verify(model, data, path, atol):
     outputs = verify_saved_model(path, texts, expected_logits=expected, atol=atol)
     max_diff = float(abs(outputs["logits"] - expected).max())
     return {
-        "verified_in_fresh_process": True,
+        "verified_in_fresh_process": outputs.fresh_process,
+        "verifier_process": outputs.process,
         "texts": len(texts),
         "max_abs_logit_diff": max_diff,
         "tolerance": atol,

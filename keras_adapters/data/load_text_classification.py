@@ -17,6 +17,7 @@ from keras_adapters.data.split import normalize_text
 from keras_adapters.data.text_classification_data import SPLIT_NAMES
 from keras_adapters.data.text_classification_data import TextClassificationData
 from keras_adapters.data.text_classification_data import TextSplit
+from keras_adapters.data.read_tfds import read_tfds
 
 # Dataset presets: name -> reader `(cache_dir) -> (texts, labels,
 # label_names, source)`. A preset with official train/test splits (e.g. 20
@@ -202,8 +203,6 @@ def _from_tfds(
     test_fraction,
     seed,
 ):
-    from keras_adapters.data.read_tfds import read_tfds
-
     source = f"tfds:{name}"
     hints = _fraction_hints(validation_fraction, test_fraction)
     (train_texts, train_labels), test, tfds_names = read_tfds(

@@ -10,6 +10,8 @@ import tempfile
 import numpy as np
 from tensorflow.core.protobuf import saved_model_pb2
 
+from keras_adapters.export.verified_outputs import VerifiedOutputs
+
 # Runs in a fresh interpreter. It imports TensorFlow and TensorFlow Text (for
 # the tokeniser ops) and nothing of KerasHub or keras-adapters: those imports
 # are blocked, so the SavedModel must stand on its own. (`import tensorflow`
@@ -17,6 +19,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 # for `tf.keras`; the SavedModel does not need it.)
 _PROBE = r"""
 import json
+import os
 import sys
 
 for blocked in ("keras_hub", "keras_nlp", "keras_adapters"):
@@ -43,8 +46,16 @@ for key, tensor in outputs.items():
                        "shape": list(value.shape)}
     else:
         result[key] = {"dtype": tensor.dtype.name, "value": value.tolist()}
+process = {
+    "pid": os.getpid(),
+    "executable": sys.executable,
+    "loaded_project_modules": sorted(
+        name for name, module in sys.modules.items()
+        if module is not None and name.split(".")[0] in ("keras_hub", "keras_nlp", "keras_adapters")
+    ),
+}
 with open(sys.argv[1], "w") as handle:
-    json.dump(result, handle)
+    json.dump({"outputs": result, "process": process}, handle)
 """
 
 
@@ -71,9 +82,11 @@ def verify_saved_model(
         timeout: seconds before the fresh process is stopped.
 
     Returns:
-        A dict with one entry per output of the signature: numeric outputs
-        as NumPy arrays of their dtype (`"logits"`, `"probabilities"`),
-        string outputs as lists of `str` (`"label"`).
+        A `keras_adapters.export.VerifiedOutputs`: a dict with one entry per
+        output of the signature, numeric outputs as NumPy arrays of their
+        dtype (`"logits"`, `"probabilities"`), string outputs as lists of
+        `str` (`"label"`); its `process` attribute says which process
+        computed them (`pid`, `executable`, `loaded_project_modules`).
 
     Raises:
         AssertionError: if `expected_logits` is given and differs by more
@@ -144,8 +157,8 @@ def _run_probe(request, timeout):
                 f"(exit code {completed.returncode}):\n{completed.stderr[-4000:]}"
             )
         raw = json.loads(result_file.read_text())
-    outputs = {}
-    for key, entry in raw.items():
+    outputs = VerifiedOutputs(process=raw["process"])
+    for key, entry in raw["outputs"].items():
         if entry["dtype"] == "string":
             outputs[key] = np.reshape(
                 np.array(entry["value"], dtype=object), entry["shape"]

@@ -1,8 +1,12 @@
 """Keeping a compiled model honest after its adapters change."""
 
+import pathlib
+import sys
 import warnings
 
 import keras
+
+_PACKAGE_DIR = str(pathlib.Path(__file__).resolve().parents[1])
 
 
 def refresh_compiled(model, trainable_before):
@@ -33,14 +37,14 @@ def refresh_compiled(model, trainable_before):
         warnings.warn(
             f"Model {model.name!r} was compiled and trained before its adapters changed; it was "
             "recompiled so that fit() trains the new variables (optimizer state was reset).",
-            stacklevel=3,
+            stacklevel=_caller_outside_package(),
         )
     except Exception as error:  # noqa: BLE001 - any failure leaves the model uncompiled
         model.compiled = False
         warnings.warn(
             f"Model {model.name!r} must be compiled again after its adapters changed "
             f"(automatic recompilation failed: {error}). Call `model.compile(...)`.",
-            stacklevel=3,
+            stacklevel=_caller_outside_package(),
         )
 
 
@@ -54,3 +58,11 @@ def _optimizer_can_train(model, optimizer, trainable_before):
     if keras.config.backend() == "tensorflow":
         return set(after) <= known  # TF applies gradients to any known subset
     return set(after) == known  # stateless backends need exactly the built set
+
+
+def _caller_outside_package():
+    """The `stacklevel` of the first frame outside keras-adapters (the user's call)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level

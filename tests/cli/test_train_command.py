@@ -28,6 +28,8 @@ def test_train_writes_a_complete_run(method, tmp_path, tiny_preset, sentiment_cs
     assert len(metrics["history"]["val_accuracy"]) == 2
     assert 0 <= metrics["test_accuracy"] <= 1
     assert metrics["export"]["max_abs_logit_diff"] <= 1e-5
+    assert metrics["export"]["verified_in_fresh_process"] is True
+    assert metrics["export"]["verifier_process"]["loaded_project_modules"] == []
     assert (run / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if method != "full":
         assert metrics["trainable_parameters"] < metrics["total_parameters"]

@@ -62,6 +62,7 @@ def exported(tmp_path_factory):
 
 def test_fresh_process_outputs_equal_predict(exported):
     outputs = exported["outputs"]
+    assert outputs.fresh_process and outputs.process["loaded_project_modules"] == []
     # LoRA really changes the outputs, so an export that dropped it would fail.
     assert np.max(np.abs(exported["logits"] - exported["base_logits"])) > 0.1
     np.testing.assert_allclose(outputs["logits"], exported["logits"], atol=1e-5, rtol=0)

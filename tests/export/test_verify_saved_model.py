@@ -1,5 +1,6 @@
 """`verify_saved_model`: argument checks and the comparison with expected logits."""
 
+import os
 import sys
 
 import numpy as np
@@ -71,3 +72,12 @@ def test_the_probe_imports_no_keras_hub_or_keras_adapters():
         "import tensorflow as tf",
         "import tensorflow_text",
     ]
+
+
+def test_fresh_process_is_reported_not_assumed():
+    from keras_adapters.export import VerifiedOutputs
+
+    assert VerifiedOutputs({"pid": -1, "loaded_project_modules": []}).fresh_process
+    assert not VerifiedOutputs({"pid": os.getpid(), "loaded_project_modules": []}).fresh_process
+    assert not VerifiedOutputs({"pid": -1, "loaded_project_modules": ["keras_hub"]}).fresh_process
+    assert not VerifiedOutputs({}).fresh_process

@@ -8,7 +8,7 @@ from keras_adapters.data.split import DeduplicatedSplit
 from keras_adapters.data.split import deduplicated_split
 from keras_adapters.data.split import normalize_text
 from keras_adapters.data.text_classification_data import TextClassificationData
-from keras_adapters.data.text_classification_data import TextSplit
+from keras_adapters.data.text_split import TextSplit
 
 __all__ = [
     "DeduplicatedSplit",

@@ -16,7 +16,7 @@ from keras_adapters.data.split import deduplicated_split
 from keras_adapters.data.split import normalize_text
 from keras_adapters.data.text_classification_data import SPLIT_NAMES
 from keras_adapters.data.text_classification_data import TextClassificationData
-from keras_adapters.data.text_classification_data import TextSplit
+from keras_adapters.data.text_split import TextSplit
 from keras_adapters.data.read_tfds import read_tfds
 
 # Dataset presets: name -> reader `(cache_dir) -> (texts, labels,

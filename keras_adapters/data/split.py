@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from keras_adapters.data.text_classification_data import TextSplit
+from keras_adapters.data.text_split import TextSplit
 
 
 def normalize_text(text):

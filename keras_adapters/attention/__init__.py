@@ -4,6 +4,7 @@ Importing this package registers the built-in records.
 """
 
 from keras_adapters.attention import keras_attention_specs as _keras  # noqa: F401 (registers)
+from keras_adapters.attention import keras_hub_attention_specs as _keras_hub  # noqa: F401
 from keras_adapters.attention.attention_spec import AttentionSpec
 from keras_adapters.attention.registry import find_attention_spec
 from keras_adapters.attention.registry import get_attention_spec

@@ -13,7 +13,9 @@ def refresh_compiled(model, trainable_before):
     """Drops traced functions; recompiles if the optimizer cannot train the new set.
 
     Adapter switches are Python-level choices baked into traced functions, so
-    every change drops `train_function`/`test_function`/`predict_function`.
+    every change drops `train_function`/`test_function`/`predict_function` and
+    a KerasHub `CausalLM`'s `generate_function` (else `generate()` would keep
+    running the previous adapter set).
     If a variable that now trains is unknown to the built optimizer (a new
     adapter, or another adapter made active), the optimizer cannot update it:
     the model is recompiled from its compile config (fresh optimizer state),
@@ -21,7 +23,7 @@ def refresh_compiled(model, trainable_before):
     for `compile()`. Changes that only shrink the trainable set (merge,
     disable) keep the optimizer and its state.
     """
-    for attribute in ("train_function", "test_function", "predict_function"):
+    for attribute in ("train_function", "test_function", "predict_function", "generate_function"):
         if getattr(model, attribute, None) is not None:
             setattr(model, attribute, None)
     if not getattr(model, "compiled", False):

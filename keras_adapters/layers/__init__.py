@@ -9,9 +9,12 @@ from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
 from keras_adapters.core.moved_slot import MovedSlot
 from keras_adapters.methods.bottleneck.bottleneck_adapter import BottleneckAdapter
+from keras_adapters.methods.bottleneck.input_tap import InputTap
 from keras_adapters.methods.bottleneck.parallel_adapter_site import ParallelAdapterSite
 from keras_adapters.methods.bottleneck.post_norm_adapter_site import PostNormAdapterSite
 from keras_adapters.methods.bottleneck.serial_adapter_site import SerialAdapterSite
+from keras_adapters.methods.bottleneck.tap_module import TapModule
+from keras_adapters.methods.bottleneck.tapped_parallel_site import TappedParallelSite
 from keras_adapters.methods.lora.einsum_factorization import EinsumFactorization
 from keras_adapters.methods.lora.einsum_factorization import factorize_einsum
 from keras_adapters.methods.lora.lora_dense import LoraDense

@@ -5,6 +5,7 @@ class, and the bottleneck placements (which slots Houlsby, Pfeiffer and
 parallel adapters read and write).
 """
 
+from keras_adapters.specs import decoder_specs as _decoders  # noqa: F401 (registers)
 from keras_adapters.specs import transformer_encoder_specs as _encoders  # noqa: F401 (registers)
 from keras_adapters.specs.backbone_spec import BackboneSpec
 from keras_adapters.specs.bottleneck_placements import BOTTLENECK_PLACEMENTS

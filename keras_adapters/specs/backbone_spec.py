@@ -111,13 +111,21 @@ class BackboneSpec:
         return self.slots[slot].split(".")
 
     def get_blocks(self, backbone):
+        """The backbone's blocks, in order; nested groups (ALBERT) are flattened.
+
+        A block that the backbone calls several times (ALBERT shares its
+        layers across depth) appears once, so its adapters are shared too.
+        """
         blocks = getattr(backbone, self.blocks, None)
         if not isinstance(blocks, (list, tuple)) or not blocks:
             raise ValueError(
                 f"{self.name} spec expects `backbone.{self.blocks}` to list the transformer blocks; "
                 f"found {blocks!r}."
             )
-        return list(blocks)
+        flat = []
+        for block in blocks:
+            flat.extend(block if isinstance(block, (list, tuple)) else [block])
+        return flat
 
 
 def _is_dotted_path(path):

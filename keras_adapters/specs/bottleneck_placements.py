@@ -2,7 +2,9 @@
 
 The sites follow AdapterHub's definitions (`SeqBnConfig`, `DoubleSeqBnConfig`,
 `ParBnConfig`); in pre-LN blocks (GPT-2, Llama...) the sites are the
-sublayer outputs before their residual adds (docs/methods.md).
+sublayer outputs before their residual adds (docs/methods.md). A parallel
+adapter reads the feed-forward input: through the spec's `ffn_chain` where
+the branch is a chain, else (gated FFNs) at the input of the gate projection.
 """
 
 import types
@@ -13,6 +15,9 @@ ATTENTION_OUTPUT_SITE = BottleneckSite("attention_residual", "serial", "attentio
 FFN_OUTPUT_SITE = BottleneckSite("ffn_residual", "serial", "ffn_residual")
 FFN_NORM_SITE = BottleneckSite("ffn_norm", "post_norm", "ffn_norm")
 FFN_PARALLEL_SITE = BottleneckSite("ffn_chain", "parallel")
+GATED_FFN_PARALLEL_SITE = BottleneckSite(
+    "ffn_parallel", "parallel_tap", slot="ffn_residual", reads="ffn_gate"
+)
 
 BOTTLENECK_PLACEMENTS = types.MappingProxyType(
     {
@@ -47,15 +52,16 @@ def bottleneck_sites(placement, spec):
             f"`placement` must be one of {list(BOTTLENECK_PLACEMENTS)}. "
             f"Received: placement={placement!r}"
         )
-    sites = BOTTLENECK_PLACEMENTS[placement][spec.norm_position]
     needed_by = f"The {placement} adapter placement ({spec.norm_position}-LN blocks)"
-    for site in sites:
-        if site.kind == "parallel":
-            if not spec.ffn_chain:
+    sites = []
+    for site in BOTTLENECK_PLACEMENTS[placement][spec.norm_position]:
+        if site.kind == "parallel" and not spec.ffn_chain:
+            if not spec.has_slot("ffn_gate"):
                 raise ValueError(
-                    f"{needed_by} needs a feed-forward branch that is a chain of sublayers; "
-                    f"the {spec.name} spec declares none (`ffn_chain`)."
+                    f"{needed_by} needs a feed-forward branch that is a chain of sublayers, or a "
+                    f"gated feed-forward (`ffn_gate`); the {spec.name} spec declares neither."
                 )
-        else:
-            spec.require_slots([site.slot], needed_by)
-    return sites
+            site = GATED_FFN_PARALLEL_SITE
+        spec.require_slots(site.slots, needed_by)
+        sites.append(site)
+    return tuple(sites)

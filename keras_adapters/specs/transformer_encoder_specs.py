@@ -1,4 +1,11 @@
-"""Specs for backbones built from `keras_hub.layers.TransformerEncoder` blocks."""
+"""Specs for encoders built from KerasHub `TransformerEncoder`-style blocks.
+
+BERT, RoBERTa, DistilBERT, XLM-RoBERTa, ELECTRA and ALBERT use
+`keras_hub.layers.TransformerEncoder` (post-LN); DeBERTa-v3's
+`DisentangledAttentionEncoder` keeps the same sublayer names. ALBERT lists its
+blocks in groups that are called several times, so an adapter in an ALBERT
+block is shared across the depth that reuses it, like the block's weights.
+"""
 
 import keras_hub
 
@@ -24,6 +31,10 @@ for _backbone in (
     keras_hub.models.BertBackbone,
     keras_hub.models.RobertaBackbone,
     keras_hub.models.DistilBertBackbone,
+    keras_hub.models.XLMRobertaBackbone,
+    keras_hub.models.ElectraBackbone,
+    keras_hub.models.AlbertBackbone,
+    keras_hub.models.DebertaV3Backbone,
 ):
     register_backbone_spec(
         BackboneSpec(

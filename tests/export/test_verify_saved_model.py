@@ -68,6 +68,7 @@ def test_the_probe_imports_no_keras_hub_or_keras_adapters():
     imports = [line for line in verify_module._PROBE.splitlines() if line.startswith("import")]
     assert [line.split("#")[0].strip() for line in imports] == [
         "import json",
+        "import os",
         "import sys",
         "import tensorflow as tf",
         "import tensorflow_text",

@@ -39,7 +39,7 @@ def test_sites_per_placement(placement, norm_position, expected):
 
 
 def test_parallel_needs_a_feed_forward_chain():
-    with pytest.raises(ValueError, match="chain of sublayers; the BertBackbone spec declares none"):
+    with pytest.raises(ValueError, match="chain of sublayers, or a gated feed-forward .*declares neither"):
         specs.bottleneck_sites("parallel", _spec(ffn_chain=()))
 
 

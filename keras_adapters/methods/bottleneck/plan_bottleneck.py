@@ -5,6 +5,8 @@ from keras_adapters.methods.bottleneck.bottleneck_adapter import BottleneckAdapt
 from keras_adapters.methods.bottleneck.parallel_adapter_site import ParallelAdapterSite
 from keras_adapters.methods.bottleneck.post_norm_adapter_site import PostNormAdapterSite
 from keras_adapters.methods.bottleneck.serial_adapter_site import SerialAdapterSite
+from keras_adapters.methods.bottleneck.tap_site import TapSite
+from keras_adapters.methods.bottleneck.tapped_parallel_site import TappedParallelSite
 from keras_adapters.planning.chain_site import ChainSite
 from keras_adapters.planning.site import Site
 from keras_adapters.specs.bottleneck_placements import bottleneck_sites
@@ -13,6 +15,7 @@ SITE_WRAPPERS = {
     "serial": SerialAdapterSite,
     "post_norm": PostNormAdapterSite,
     "parallel": ParallelAdapterSite,
+    "parallel_tap": TappedParallelSite,
 }
 
 
@@ -30,6 +33,13 @@ def find_bottleneck_sites(context, config):
                 chain = [(slot, *context.slot(block, slot)) for slot in context.spec.ffn_chain]
                 _, owner, attribute = chain[0]
                 sites.append(ChainSite(location, owner, attribute, wrapper_class, block, chain))
+            elif site.kind == "parallel_tap":
+                owner, attribute = context.slot(block, site.slot)
+                reader = context.slot(block, site.reads)
+                reader_location = f"{block.path}/{site.name}_input"
+                sites.append(
+                    TapSite(location, owner, attribute, wrapper_class, block, reader, reader_location)
+                )
             else:
                 owner, attribute = context.slot(block, site.slot)
                 sites.append(Site(location, owner, attribute, wrapper_class, block))

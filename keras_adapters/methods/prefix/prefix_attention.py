@@ -42,6 +42,13 @@ class PrefixAttention(AdapterWrapper):
             spec.kv_shape(base_layer)  # refuses unsupported variants (e.g. gated MHA)
         super().__init__(base_layer, **kwargs)
 
+    def __call__(self, *args, **kwargs):
+        # Attention classes differ in their call arguments (caches, cache
+        # indices, masks). The wrapper takes whatever its base layer takes and
+        # lets the base layer's own `__call__` do Keras' argument handling,
+        # building, casting and masking; it computes nothing outside it.
+        return self.call(*args, **kwargs)
+
     def call(self, *args, **kwargs):
         modules = self.active_modules()
         if not modules:

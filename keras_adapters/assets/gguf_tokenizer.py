@@ -170,3 +170,82 @@ def _required(metadata, key, source):
             "rebuilt without it."
         )
     return metadata[key]
+
+
+def sentencepiece_proto_from_gguf(metadata, source):
+    """A serialized SentencePiece `ModelProto` rebuilt from GGUF metadata.
+
+    For llama.cpp's SentencePiece tokenizers (`tokenizer.ggml.model ==
+    "llama"`, e.g. Gemma): every token becomes a piece with its score and
+    type (llama.cpp numbers token types as SentencePiece does), the model
+    type is BPE (llama.cpp merges the pair whose result scores highest, as
+    SentencePiece's BPE does), byte fallback is on when the vocabulary has
+    byte pieces, and the normalizer only escapes spaces as `▁` (plus a
+    leading one when `tokenizer.ggml.add_space_prefix` is true). The
+    unknown token becomes SentencePiece's single `UNKNOWN` piece.
+
+    Args:
+        metadata: dict. GGUF metadata, see `keras_adapters.assets.read_gguf`.
+        source: str. The file the metadata came from, for error messages.
+
+    Returns:
+        bytes, for `keras_hub.models.Gemma3Tokenizer(proto=...)` or
+        `sentencepiece.SentencePieceProcessor(model_proto=...)`.
+    """
+    from sentencepiece import sentencepiece_model_pb2
+
+    model = metadata.get("tokenizer.ggml.model")
+    if model != "llama":
+        raise ValueError(
+            f"Only SentencePiece tokenizers can be rebuilt from {source}: "
+            "`tokenizer.ggml.model` must be 'llama'. "
+            f"Received: tokenizer.ggml.model={model!r}"
+        )
+    tokens, types = gguf_token_list(metadata, source)
+    scores = _required(metadata, "tokenizer.ggml.scores", source)
+    if len(scores) != len(tokens):
+        raise ValueError(
+            f"`tokenizer.ggml.scores` in {source} must have one entry per "
+            f"token ({len(tokens)}). Received: {len(scores)} entries"
+        )
+    bad = sorted({t for t in types if not 1 <= t <= 6})
+    if bad:
+        raise ValueError(
+            f"`tokenizer.ggml.token_type` in {source} must hold types 1-6. "
+            f"Received: {bad}"
+        )
+    ids = special_token_ids(metadata, len(tokens), source)
+    if "unknown" not in ids:
+        raise ValueError(
+            f"{source} has no `tokenizer.ggml.unknown_token_id`, which a "
+            "SentencePiece model needs."
+        )
+    proto = sentencepiece_model_pb2.ModelProto()
+    for token, score, kind in zip(tokens, scores, types):
+        piece = proto.pieces.add()
+        piece.piece = token
+        piece.score = float(score)
+        piece.type = kind
+    proto.pieces[ids["unknown"]].type = TOKEN_TYPE_UNKNOWN
+    trainer = proto.trainer_spec
+    trainer.model_type = sentencepiece_model_pb2.TrainerSpec.BPE
+    trainer.vocab_size = len(tokens)
+    trainer.byte_fallback = TOKEN_TYPE_BYTE in types
+    for role, field in (
+        ("unknown", "unk"),
+        ("bos", "bos"),
+        ("eos", "eos"),
+        ("padding", "pad"),
+    ):
+        token_id = ids.get(role, -1)
+        setattr(trainer, f"{field}_id", token_id)
+        if token_id >= 0:
+            setattr(trainer, f"{field}_piece", tokens[token_id])
+    normalizer = proto.normalizer_spec
+    normalizer.name = "identity"
+    normalizer.add_dummy_prefix = bool(
+        metadata.get("tokenizer.ggml.add_space_prefix", True)
+    )
+    normalizer.remove_extra_whitespaces = False
+    normalizer.escape_whitespaces = True
+    return proto.SerializeToString()

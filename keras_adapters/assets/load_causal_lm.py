@@ -9,6 +9,13 @@ import tempfile
 from keras_adapters.assets.asset_fetch_error import AssetFetchError
 from keras_adapters.assets.asset_record import AssetRecord
 from keras_adapters.assets.cache import resolve_cache_dir
+from keras_adapters.assets.convert_gemma3_gguf import GEMMA3_CONFIG_FILE
+from keras_adapters.assets.convert_gemma3_gguf import (
+    GEMMA3_TOKENIZER_CONFIG_FILE,
+)
+from keras_adapters.assets.convert_gemma3_gguf import GEMMA3_TOKENIZER_FILE
+from keras_adapters.assets.convert_gemma3_gguf import GEMMA3_WEIGHTS_FILE
+from keras_adapters.assets.convert_gemma3_gguf import convert_gemma3_gguf
 from keras_adapters.assets.convert_llama_gguf import convert_llama_gguf
 from keras_adapters.assets.converted_cache import converted_folder
 from keras_adapters.assets.fetch import fetch_asset
@@ -44,6 +51,43 @@ def _load_llama(folder, sequence_length):
     )
 
 
+def _load_gemma3(folder, sequence_length):
+    import keras_hub
+    from safetensors import safe_open
+
+    config = _read_json(folder / GEMMA3_CONFIG_FILE)
+    tokenizer_config = _read_json(folder / GEMMA3_TOKENIZER_CONFIG_FILE)
+    backbone = keras_hub.models.Gemma3Backbone(**config)
+    variables = {variable.path: variable for variable in backbone.weights}
+    # One tensor in memory at a time: the embedding alone is 671 MB.
+    with safe_open(str(folder / GEMMA3_WEIGHTS_FILE), framework="np") as f:
+        stored = set(f.keys())
+        if stored != set(variables):
+            raise ValueError(
+                f"The converted weights in {folder} do not match the "
+                "variables of this KerasHub version's Gemma3Backbone. Only "
+                f"in the file: {sorted(stored - set(variables))[:6]}. Only "
+                f"in the model: {sorted(set(variables) - stored)[:6]}."
+            )
+        for path, variable in variables.items():
+            variable.assign(f.get_tensor(path))
+    tokenizer = keras_hub.models.Gemma3Tokenizer(
+        proto=str(folder / GEMMA3_TOKENIZER_FILE)
+    )
+    # KerasHub's generate() always prepends the start token; Gemma wants it.
+    if not tokenizer_config["add_bos_token"]:
+        raise ValueError(
+            f"{folder}: Gemma 3 presets must add the start token "
+            "(`tokenizer.ggml.add_bos_token`). Received: add_bos_token=False"
+        )
+    preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(
+        tokenizer=tokenizer, sequence_length=sequence_length
+    )
+    return keras_hub.models.Gemma3CausalLM(
+        backbone=backbone, preprocessor=preprocessor
+    )
+
+
 # One row per causal LM preset:
 # - assets: asset names (or records) whose files, concatenated in order,
 #   are the GGUF file (one asset for a whole file, several for a split one);
@@ -66,6 +110,15 @@ _CAUSAL_LM_PRESETS = {
         convert=convert_llama_gguf,
         load=_load_llama,
     ),
+    "gemma3_270m": _CausalLMPreset(
+        assets=tuple(f"gemma3_270m_part{i}" for i in range(1, 5)),
+        gguf_sha256=(
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+        ),
+        converter="gemma3_gguf/1",
+        convert=convert_gemma3_gguf,
+        load=_load_gemma3,
+    ),
 }
 
 
@@ -79,7 +132,7 @@ def list_causal_lm_presets():
 
     ```python
     keras_adapters.assets.list_causal_lm_presets()
-    # ["smollm2_135m_instruct"]
+    # ["gemma3_270m", "smollm2_135m_instruct"]
     ```
     """
     return sorted(_CAUSAL_LM_PRESETS)

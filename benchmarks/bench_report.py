@@ -14,6 +14,7 @@ LORA_VS_KERAS_MAX = 1.00
 ADAPTER_VS_FULL_MAX = 0.90
 MERGED_VS_BASE_MAX = 1.02
 
+
 def _train(results, method, mode):
     result = results.get(f"train:{method}:{mode}")
     return None if result is None or "error" in result else result
@@ -87,8 +88,10 @@ def training_table(results, settings):
         header += [f"Step, XLA {mode} (ms ±IQR)", "÷ full"]
     if modes == ["off", "on"]:
         header.append("XLA speed-up")
-    header += [f"First step, XLA {' / '.join(modes)} (s)",
-               f"Peak RSS, XLA {' / '.join(modes)} (MiB)"]
+    header += [
+        f"First step, XLA {' / '.join(modes)} (s)",
+        f"Peak RSS, XLA {' / '.join(modes)} (MiB)",
+    ]
     rows = []
     for method in settings["methods"]:
         row = [bench_configs.LABELS[method]]
@@ -136,25 +139,34 @@ def targets(results, settings):
     """
     checks = []
     for mode in settings["modes"]:
-        pairs = [(
-            "LoRA (ours) step ÷ Keras LoRA step",
-            (f"train:lora:{mode}", f"train:keras_lora:{mode}"),
-            _train(results, "lora", mode), _train(results, "keras_lora", mode),
-            LORA_VS_KERAS_MAX,
-        )]
+        pairs = [
+            (
+                "LoRA (ours) step ÷ Keras LoRA step",
+                (f"train:lora:{mode}", f"train:keras_lora:{mode}"),
+                _train(results, "lora", mode),
+                _train(results, "keras_lora", mode),
+                LORA_VS_KERAS_MAX,
+            )
+        ]
         for method in bench_configs.OUR_METHODS:
-            pairs.append((
-                f"{bench_configs.LABELS[method]} step ÷ full fine-tuning step",
-                (f"train:{method}:{mode}", f"train:full:{mode}"),
-                _train(results, method, mode), _train(results, "full", mode),
-                ADAPTER_VS_FULL_MAX,
-            ))
-        pairs.append((
-            "Merged LoRA forward ÷ base forward",
-            ("infer:lora_merged", "infer:base"),
-            _infer(results, "lora_merged", mode), _infer(results, "base", mode),
-            MERGED_VS_BASE_MAX,
-        ))
+            pairs.append(
+                (
+                    f"{bench_configs.LABELS[method]} step ÷ full fine-tuning step",
+                    (f"train:{method}:{mode}", f"train:full:{mode}"),
+                    _train(results, method, mode),
+                    _train(results, "full", mode),
+                    ADAPTER_VS_FULL_MAX,
+                )
+            )
+        pairs.append(
+            (
+                "Merged LoRA forward ÷ base forward",
+                ("infer:lora_merged", "infer:base"),
+                _infer(results, "lora_merged", mode),
+                _infer(results, "base", mode),
+                MERGED_VS_BASE_MAX,
+            )
+        )
         for name, specs, measured, reference, threshold in pairs:
             if not all(spec in results for spec in specs):
                 continue  # a side was not selected: no row
@@ -164,15 +176,29 @@ def targets(results, settings):
                 verdict = "n/a (failed)"
             else:
                 verdict = "PASS" if value <= threshold else "MISS"
-            checks.append(dict(name=name, mode=mode, value=value, threshold=threshold,
-                               noise=noise, result=verdict))
+            checks.append(
+                dict(
+                    name=name,
+                    mode=mode,
+                    value=value,
+                    threshold=threshold,
+                    noise=noise,
+                    result=verdict,
+                )
+            )
     return checks
 
 
 def targets_table(checks):
     rows = [
-        [c["name"], c["mode"], _x(c["value"], 3), f"≤ {c['threshold']:.2f}",
-         "–" if c["noise"] is None else f"{c['noise']:.1f}%", c["result"]]
+        [
+            c["name"],
+            c["mode"],
+            _x(c["value"], 3),
+            f"≤ {c['threshold']:.2f}",
+            "–" if c["noise"] is None else f"{c['noise']:.1f}%",
+            c["result"],
+        ]
         for c in checks
     ]
     return _table(["Target", "XLA", "Measured", "Threshold", "Noise (IQR)", "Result"], rows)
@@ -189,16 +215,19 @@ def _status(settings):
 def settings_table(settings):
     if settings["quick"]:
         q = bench_configs.QUICK_BACKBONE
-        backbone = (f"tiny random `BertBackbone` ({q['num_layers']} layers, "
-                    f"hidden {q['hidden_dim']})")
+        backbone = (
+            f"tiny random `BertBackbone` ({q['num_layers']} layers, hidden {q['hidden_dim']})"
+        )
     else:
-        backbone = "MiniLM-L6 (`load_backbone_preset(\"minilm_l6\")`, exact GELU)"
+        backbone = 'MiniLM-L6 (`load_backbone_preset("minilm_l6")`, exact GELU)'
     rows = [
         ["Status", _status(settings)],
         ["Backbone", backbone],
         ["Batch × sequence length", f"{settings['batch_size']} × {settings['sequence_length']}"],
-        ["Timed steps (training / inference)",
-         f"{settings['steps']} / {settings['inference_steps']}"],
+        [
+            "Timed steps (training / inference)",
+            f"{settings['steps']} / {settings['inference_steps']}",
+        ],
         ["Warm-up steps after the first", str(settings["warmup"])],
         ["Seed", str(settings["seed"])],
         ["Configurations run at once", str(settings["jobs"])],
@@ -221,13 +250,17 @@ def render_section(results, settings, machine):
     parts = [
         RESULTS_HEADING,
         summary,
-        "### Run", settings_table(settings),
-        "### Machine", _table(["Item", "Value"], [[key, value] for key, value in machine.items()]),
+        "### Run",
+        settings_table(settings),
+        "### Machine",
+        _table(["Item", "Value"], [[key, value] for key, value in machine.items()]),
     ]
     if settings["methods"]:
         parts += [
-            "### Methods and trainable parameters", methods_table(results, settings),
-            "### Training step", training_table(results, settings),
+            "### Methods and trainable parameters",
+            methods_table(results, settings),
+            "### Training step",
+            training_table(results, settings),
         ]
     if settings["inference"]:
         parts += ["### Inference", inference_table(results, settings)]

@@ -25,8 +25,20 @@ SECTION = "## Latest results"
 
 def run_method(method, runs_dir, extra):
     output = runs_dir / method
-    command = [sys.executable, "-c", "import sys, keras_adapters_cli; sys.exit(keras_adapters_cli.main())",
-               "train", "--method", method, "--output-dir", str(output), "--overwrite", "--verbose", "2", *extra]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys, keras_adapters_cli; sys.exit(keras_adapters_cli.main())",
+        "train",
+        "--method",
+        method,
+        "--output-dir",
+        str(output),
+        "--overwrite",
+        "--verbose",
+        "2",
+        *extra,
+    ]
     print("$", " ".join(command[3:]), flush=True)
     subprocess.run(command, check=True)
     return json.loads((output / "metrics.json").read_text())
@@ -55,8 +67,12 @@ def render(results):
             f"{m['learning_rate']:g} | **{m['test_accuracy']:.4f}** | {m['validation_accuracy']:.4f} | "
             f"{m['untrained_test_accuracy']:.4f} | {m['train_seconds']:.0f} | {m['total_seconds']:.0f} |"
         )
-    lines += ["", "Whole run = load + evaluate before + train + evaluate + save + export + fresh-process check"
-              " (Python start-up and TensorFlow import, about 5 s, not included).", ""]
+    lines += [
+        "",
+        "Whole run = load + evaluate before + train + evaluate + save + export + fresh-process check"
+        " (Python start-up and TensorFlow import, about 5 s, not included).",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -67,46 +67,87 @@ def build_parser():
             "child process, and write the tables to docs/benchmarks.md."
         ),
     )
-    parser.add_argument("--steps", type=_positive(1), default=None,
-                        help="timed steps per configuration (default 20; --quick: 2)")
-    parser.add_argument("--warmup", type=_positive(0), default=None,
-                        help="untimed steps after the first one (default 3; --quick: 1)")
-    parser.add_argument("--inference-steps", type=_positive(1), default=None,
-                        help="timed forward passes per inference configuration "
-                        "(default: the value of --steps)")
-    parser.add_argument("--batch-size", type=_positive(1), default=None,
-                        help="batch size (default 32; --quick: 4)")
-    parser.add_argument("--sequence-length", type=_positive(1), default=None,
-                        help="tokens per example (default 64; --quick: 16)")
-    parser.add_argument("--methods", type=_names(bench_configs.TRAIN_METHODS, True),
-                        default=bench_configs.TRAIN_METHODS,
-                        help="training methods: all (default), none, or a comma-separated "
-                        "subset of " + ",".join(bench_configs.TRAIN_METHODS))
-    parser.add_argument("--inference", type=_names(bench_configs.INFERENCE_CONFIGS, True),
-                        default=bench_configs.INFERENCE_CONFIGS,
-                        help="inference models: all (default), none, or a comma-separated "
-                        "subset of " + ",".join(bench_configs.INFERENCE_CONFIGS))
+    parser.add_argument(
+        "--steps",
+        type=_positive(1),
+        default=None,
+        help="timed steps per configuration (default 20; --quick: 2)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_positive(0),
+        default=None,
+        help="untimed steps after the first one (default 3; --quick: 1)",
+    )
+    parser.add_argument(
+        "--inference-steps",
+        type=_positive(1),
+        default=None,
+        help="timed forward passes per inference configuration (default: the value of --steps)",
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive(1), default=None, help="batch size (default 32; --quick: 4)"
+    )
+    parser.add_argument(
+        "--sequence-length",
+        type=_positive(1),
+        default=None,
+        help="tokens per example (default 64; --quick: 16)",
+    )
+    parser.add_argument(
+        "--methods",
+        type=_names(bench_configs.TRAIN_METHODS, True),
+        default=bench_configs.TRAIN_METHODS,
+        help="training methods: all (default), none, or a comma-separated "
+        "subset of " + ",".join(bench_configs.TRAIN_METHODS),
+    )
+    parser.add_argument(
+        "--inference",
+        type=_names(bench_configs.INFERENCE_CONFIGS, True),
+        default=bench_configs.INFERENCE_CONFIGS,
+        help="inference models: all (default), none, or a comma-separated "
+        "subset of " + ",".join(bench_configs.INFERENCE_CONFIGS),
+    )
     xla = parser.add_mutually_exclusive_group()
     xla.add_argument("--no-xla", action="store_true", help="only jit_compile=False")
     xla.add_argument("--xla-only", action="store_true", help="only jit_compile=True")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny random BertBackbone and few steps (for tests); "
-                        "writes no file unless --output is given")
-    parser.add_argument("--output", default=None,
-                        help=f"markdown file whose 'Latest results' section is replaced "
-                        f"(default {DEFAULT_OUTPUT.relative_to(bench_machine.REPO_ROOT)}; "
-                        "with --quick: none)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny random BertBackbone and few steps (for tests); "
+        "writes no file unless --output is given",
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        help=f"markdown file whose 'Latest results' section is replaced "
+        f"(default {DEFAULT_OUTPUT.relative_to(bench_machine.REPO_ROOT)}; "
+        "with --quick: none)",
+    )
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
-    parser.add_argument("--from-json", default=None, metavar="PATH",
-                        help="measure nothing: render (and write to --output) the results "
-                        "of an earlier --json file")
+    parser.add_argument(
+        "--from-json",
+        default=None,
+        metavar="PATH",
+        help="measure nothing: render (and write to --output) the results "
+        "of an earlier --json file",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and batch (default 0)")
-    parser.add_argument("--jobs", type=_positive(1), default=1,
-                        help="configurations run at once (default 1; keep 1 for real timings)")
-    parser.add_argument("--child-timeout", type=_positive(1), default=3600,
-                        help="seconds after which one configuration is abandoned (default 3600)")
-    parser.add_argument("--single", metavar="SPEC", default=None,
-                        help=argparse.SUPPRESS)  # child mode: train:METHOD:on|off or infer:NAME
+    parser.add_argument(
+        "--jobs",
+        type=_positive(1),
+        default=1,
+        help="configurations run at once (default 1; keep 1 for real timings)",
+    )
+    parser.add_argument(
+        "--child-timeout",
+        type=_positive(1),
+        default=3600,
+        help="seconds after which one configuration is abandoned (default 3600)",
+    )
+    parser.add_argument(
+        "--single", metavar="SPEC", default=None, help=argparse.SUPPRESS
+    )  # child mode: train:METHOD:on|off or infer:NAME
     parser.add_argument("--result-file", default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -160,8 +201,14 @@ def run_single(args, options):
 
 
 def _child_command(spec, result_file, options):
-    command = [sys.executable, os.path.abspath(__file__), "--single", spec,
-               "--result-file", result_file]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--single",
+        spec,
+        "--result-file",
+        result_file,
+    ]
     for name in ("steps", "warmup", "inference_steps", "batch_size", "sequence_length", "seed"):
         command += [f"--{name.replace('_', '-')}", str(options[name])]
     if options["quick"]:
@@ -191,11 +238,14 @@ def _progress(index, total, spec, result):
     if "error" in result:
         summary = "FAILED: " + (result["error"].strip().splitlines() or ["?"])[-1]
     elif result["kind"] == "train":
-        summary = (f"step {result['median_s'] * 1000:,.1f} ms, first {result['first_s']:.2f} s, "
-                   f"peak {result['peak_rss_mib']:,.0f} MiB")
+        summary = (
+            f"step {result['median_s'] * 1000:,.1f} ms, first {result['first_s']:.2f} s, "
+            f"peak {result['peak_rss_mib']:,.0f} MiB"
+        )
     else:
-        summary = ", ".join(f"XLA {mode} {t['median_s'] * 1000:,.1f} ms"
-                            for mode, t in result["modes"].items())
+        summary = ", ".join(
+            f"XLA {mode} {t['median_s'] * 1000:,.1f} ms" for mode, t in result["modes"].items()
+        )
         summary += f", peak {result['peak_rss_mib']:,.0f} MiB"
     print(f"[{index}/{total}] {spec}: {summary}", flush=True)
 
@@ -205,8 +255,9 @@ def run_all(specs, options, jobs, timeout):
     results = {}
     with tempfile.TemporaryDirectory(prefix="keras_adapters_bench_") as folder:
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(run_child, spec, options, folder, timeout): spec
-                       for spec in specs}
+            futures = {
+                pool.submit(run_child, spec, options, folder, timeout): spec for spec in specs
+            }
             for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 spec = futures[future]
                 results[spec] = future.result()
@@ -259,8 +310,12 @@ def main(argv=None):
         print(f"Wrote {output}")
     if args.json:
         with open(args.json, "w") as file:
-            json.dump({"machine": machine, "settings": settings, "results": results}, file,
-                      indent=1, default=str)
+            json.dump(
+                {"machine": machine, "settings": settings, "results": results},
+                file,
+                indent=1,
+                default=str,
+            )
     return 1 if any("error" in result for result in results.values()) else 0
 
 

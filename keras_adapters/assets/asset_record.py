@@ -6,9 +6,7 @@ import re
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 # PEP 508 distribution names.
-_PACKAGE_PATTERN = re.compile(
-    r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE
-)
+_PACKAGE_PATTERN = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 # An exact version, never a range: letters, digits and `.+!_-` only.
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 _SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -45,7 +43,6 @@ class AssetRecord:
             `"Apache-2.0"`).
 
     Example:
-
     ```python
     record = keras_adapters.assets.AssetRecord(
         name="rotten_tomatoes",
@@ -73,8 +70,7 @@ class AssetRecord:
             "name",
             self.name,
             _NAME_PATTERN,
-            "lower-case letters, "
-            "digits and `_`, starting with a letter or digit",
+            "lower-case letters, digits and `_`, starting with a letter or digit",
         )
         _check_str(
             "package",
@@ -98,8 +94,7 @@ class AssetRecord:
             value = getattr(self, field)
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(
-                    f"`{field}` must be a non-empty string. "
-                    f"Received: {field}={value!r}"
+                    f"`{field}` must be a non-empty string. Received: {field}={value!r}"
                 )
         files = self.files
         if isinstance(files, str) or not isinstance(files, (list, tuple)):
@@ -109,16 +104,13 @@ class AssetRecord:
             )
         files = tuple(files)
         if not files:
-            raise ValueError(
-                "`files` must name at least one file. Received: files=()"
-            )
+            raise ValueError("`files` must name at least one file. Received: files=()")
         for path in files:
             _check_wheel_path(path)
         duplicates = sorted({path for path in files if files.count(path) > 1})
         if duplicates:
             raise ValueError(
-                f"`files` must not repeat a path. Repeated: {duplicates}. "
-                f"Received: files={files!r}"
+                f"`files` must not repeat a path. Repeated: {duplicates}. Received: files={files!r}"
             )
         relative = _relative_files(files)
         if len(set(relative)) != len(relative):
@@ -146,9 +138,7 @@ class AssetRecord:
 
 def _check_str(field, value, pattern, valid):
     if not isinstance(value, str) or not pattern.match(value):
-        raise ValueError(
-            f"`{field}` must be {valid}. Received: {field}={value!r}"
-        )
+        raise ValueError(f"`{field}` must be {valid}. Received: {field}={value!r}")
 
 
 def _check_wheel_path(path):
@@ -156,11 +146,7 @@ def _check_wheel_path(path):
     if not isinstance(path, str) or not path:
         raise ValueError(f"Each of `files` must be {valid}. Received: {path!r}")
     parts = path.split("/")
-    if (
-        path.startswith("/")
-        or "\\" in path
-        or any(part in ("", ".", "..") for part in parts)
-    ):
+    if path.startswith("/") or "\\" in path or any(part in ("", ".", "..") for part in parts):
         raise ValueError(
             f"Each of `files` must be {valid}, without `..`, `.`, empty "
             f"parts, a leading `/` or backslashes. Received: {path!r}"

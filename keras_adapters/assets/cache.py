@@ -14,8 +14,7 @@ import json
 import os
 import pathlib
 
-from keras_adapters.assets.registry import get_asset
-from keras_adapters.assets.registry import list_assets
+from keras_adapters.assets.registry import get_asset, list_assets
 
 CACHE_ENV_VAR = "KERAS_ADAPTERS_CACHE"
 MARKER_NAME = ".keras_adapters_asset.json"
@@ -37,16 +36,13 @@ def resolve_cache_dir(cache_dir=None):
         An absolute `pathlib.Path`.
 
     Example:
-
     ```python
     keras_adapters.assets.resolve_cache_dir("/tmp/cache")
     # PosixPath("/tmp/cache")
     ```
     """
     if cache_dir is not None:
-        if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(
-            cache_dir
-        ):
+        if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir):
             raise ValueError(
                 "`cache_dir` must be None or a non-empty path (str or "
                 f"os.PathLike). Received: cache_dir={cache_dir!r}"
@@ -82,7 +78,6 @@ def cached_assets(cache_dir=None):
         unreadable) and `size_bytes` (bytes of the files on disk).
 
     Example:
-
     ```python
     for entry in keras_adapters.assets.cached_assets():
         print(entry["name"], entry["status"], entry["size_bytes"])
@@ -134,8 +129,7 @@ def make_marker(record, folder):
         "version": record.version,
         "wheel_sha256": record.wheel_sha256,
         "files": {
-            relative: (folder / relative).stat().st_size
-            for relative in record.relative_files
+            relative: (folder / relative).stat().st_size for relative in record.relative_files
         },
     }
 

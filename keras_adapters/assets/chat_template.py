@@ -15,21 +15,15 @@ SMOLLM2_CHAT_TEMPLATE = (
     "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-SMOLLM2_DEFAULT_SYSTEM = (
-    "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-)
+SMOLLM2_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
 
 def _format_smollm2(messages, add_generation_prompt):
     parts = []
     for index, message in enumerate(messages):
         if index == 0 and messages[0]["role"] != "system":
-            parts.append(
-                f"<|im_start|>system\n{SMOLLM2_DEFAULT_SYSTEM}<|im_end|>\n"
-            )
-        parts.append(
-            f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n"
-        )
+            parts.append(f"<|im_start|>system\n{SMOLLM2_DEFAULT_SYSTEM}<|im_end|>\n")
+        parts.append(f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n")
     if add_generation_prompt:
         parts.append("<|im_start|>assistant\n")
     return "".join(parts)
@@ -41,9 +35,7 @@ CHAT_TEMPLATES = {
 }
 
 
-def apply_chat_template(
-    messages, preset="smollm2_135m_instruct", add_generation_prompt=True
-):
+def apply_chat_template(messages, preset="smollm2_135m_instruct", add_generation_prompt=True):
     """Formats a conversation as the prompt string a chat preset expects.
 
     Renders exactly what the preset's own chat template (the Jinja text in
@@ -64,7 +56,6 @@ def apply_chat_template(
         A str, to pass to `causal_lm.generate`.
 
     Example:
-
     ```python
     prompt = keras_adapters.assets.apply_chat_template(
         [{"role": "user", "content": "What is the capital of France?"}]
@@ -83,9 +74,7 @@ def apply_chat_template(
             "`add_generation_prompt` must be a bool. "
             f"Received: add_generation_prompt={add_generation_prompt!r}"
         )
-    if isinstance(messages, (str, dict)) or not isinstance(
-        messages, (list, tuple)
-    ):
+    if isinstance(messages, (str, dict)) or not isinstance(messages, (list, tuple)):
         raise ValueError(
             "`messages` must be a list of dicts with keys 'role' and "
             f"'content'. Received: messages={messages!r}"

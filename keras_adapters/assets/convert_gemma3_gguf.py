@@ -68,7 +68,6 @@ def convert_gemma3_gguf(gguf_path, folder):
         The `Gemma3Backbone` keyword arguments (dict).
 
     Example:
-
     ```python
     config = keras_adapters.assets.convert_gemma3_gguf("gemma.gguf", "out")
     backbone = keras_hub.models.Gemma3Backbone(**config)
@@ -79,18 +78,12 @@ def convert_gemma3_gguf(gguf_path, folder):
     folder = pathlib.Path(folder)
     source = str(gguf_path)
     contents = read_gguf(gguf_path)
-    config = gemma3_config_from_gguf(
-        contents.metadata, set(contents.tensors), source
-    )
+    config = gemma3_config_from_gguf(contents.metadata, set(contents.tensors), source)
     weights = gemma3_weights_from_gguf(contents.tensors, config, source)
     proto = sentencepiece_proto_from_gguf(contents.metadata, source)
     tokenizer_config = {
-        "add_bos_token": bool(
-            contents.metadata.get("tokenizer.ggml.add_bos_token", True)
-        ),
-        "add_eos_token": bool(
-            contents.metadata.get("tokenizer.ggml.add_eos_token", False)
-        ),
+        "add_bos_token": bool(contents.metadata.get("tokenizer.ggml.add_bos_token", True)),
+        "add_eos_token": bool(contents.metadata.get("tokenizer.ggml.add_eos_token", False)),
     }
     del contents
     save_file(weights, str(folder / GEMMA3_WEIGHTS_FILE), {"format": "np"})
@@ -128,8 +121,7 @@ def gemma3_config_from_gguf(metadata, tensor_names, source="the GGUF file"):
         if full not in metadata:
             if default is None:
                 raise ValueError(
-                    f"{source} lacks the metadata key `{full}`, needed for "
-                    "the model configuration."
+                    f"{source} lacks the metadata key `{full}`, needed for the model configuration."
                 )
             return default
         return metadata[full]
@@ -193,23 +185,15 @@ def gemma3_config_from_gguf(metadata, tensor_names, source="the GGUF file"):
         "query_head_dim_normalize": num_layers != _LAYERS_SCALED_BY_HIDDEN,
         "use_query_key_norm": "blk.0.attn_q_norm.weight" in tensor_names,
         "use_post_ffw_norm": "blk.0.post_ffw_norm.weight" in tensor_names,
-        "use_post_attention_norm": (
-            "blk.0.post_attention_norm.weight" in tensor_names
-        ),
-        "attention_logit_soft_cap": _optional_float(
-            metadata.get("gemma3.attn_logit_softcapping")
-        ),
-        "final_logit_soft_cap": _optional_float(
-            metadata.get("gemma3.final_logit_softcapping")
-        ),
+        "use_post_attention_norm": ("blk.0.post_attention_norm.weight" in tensor_names),
+        "attention_logit_soft_cap": _optional_float(metadata.get("gemma3.attn_logit_softcapping")),
+        "final_logit_soft_cap": _optional_float(metadata.get("gemma3.final_logit_softcapping")),
         "use_sliding_window_attention": window > 0,
         "sliding_window_size": window if window > 0 else 4096,
         "local_rope_scaling_factor": 1.0,
         "global_rope_scaling_factor": 1.0,
         # GGUF stores float32; its shortest decimal is the intended value.
-        "layer_norm_epsilon": float(
-            str(np.float32(get("attention.layer_norm_rms_epsilon")))
-        ),
+        "layer_norm_epsilon": float(str(np.float32(get("attention.layer_norm_rms_epsilon")))),
     }
 
 
@@ -248,10 +232,7 @@ def gemma3_weights_from_gguf(tensors, config, source="the GGUF file"):
         "ffn_down.weight": (hidden, ffn),
         "post_ffw_norm.weight": (hidden,),
     }
-    targets = {
-        name: (*GLOBAL_TENSOR_PATHS[name], shape)
-        for name, shape in gguf_shapes.items()
-    }
+    targets = {name: (*GLOBAL_TENSOR_PATHS[name], shape) for name, shape in gguf_shapes.items()}
     for i in range(config["num_layers"]):
         for short, shape in block_shapes.items():
             path, layout = BLOCK_TENSOR_PATHS[short]

@@ -49,7 +49,6 @@ def convert_llama_gguf(gguf_path, folder):
         The Hugging Face config dict written to `config.json`.
 
     Example:
-
     ```python
     config = keras_adapters.assets.convert_llama_gguf("model.gguf", "out")
     backbone = keras_hub.models.Llama3Backbone.from_preset(
@@ -62,9 +61,7 @@ def convert_llama_gguf(gguf_path, folder):
     folder = pathlib.Path(folder)
     source = str(gguf_path)
     contents = read_gguf(gguf_path)
-    config = llama_config_from_gguf(
-        contents.metadata, set(contents.tensors), source
-    )
+    config = llama_config_from_gguf(contents.metadata, set(contents.tensors), source)
     weights = llama_weights_from_gguf(contents.tensors, config, source)
     tokenizer_json, tokenizer_config = bpe_tokenizer_files(
         contents.metadata, source, config["max_position_embeddings"]
@@ -102,8 +99,7 @@ def llama_config_from_gguf(metadata, tensor_names, source="the GGUF file"):
         if full not in metadata:
             if default is None:
                 raise ValueError(
-                    f"{source} lacks the metadata key `{full}`, needed for "
-                    "the model configuration."
+                    f"{source} lacks the metadata key `{full}`, needed for the model configuration."
                 )
             return default
         return metadata[full]
@@ -262,9 +258,7 @@ def unpermute_rotary_rows(weight, num_heads):
         )
     half = rows // num_heads // 2
     return (
-        weight.reshape(num_heads, half, 2, *weight.shape[1:])
-        .swapaxes(1, 2)
-        .reshape(weight.shape)
+        weight.reshape(num_heads, half, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
     )
 
 

@@ -50,9 +50,7 @@ def converted_folder(name, source_sha256, converter, build, cache_dir):
     if status == "ok":
         return folder
     if status != "missing":
-        logger.warning(
-            "Converted folder %s is %s; converting again.", folder, status
-        )
+        logger.warning("Converted folder %s is %s; converting again.", folder, status)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as error:
@@ -60,9 +58,7 @@ def converted_folder(name, source_sha256, converter, build, cache_dir):
             "The asset cache must be a folder, but a file is in the way: "
             f"{error.filename}. Received: cache_dir={str(cache_dir)!r}"
         ) from error
-    staging = pathlib.Path(
-        tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{name}-")
-    )
+    staging = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{name}-"))
     try:
         build(staging)
         marker = {
@@ -127,9 +123,7 @@ def _install(staging, folder, source_sha256, converter):
         return  # Another process built the same folder meanwhile.
     trash = None
     if folder.exists():
-        trash = pathlib.Path(
-            tempfile.mkdtemp(dir=folder.parent, prefix=f".old-{folder.name}-")
-        )
+        trash = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".old-{folder.name}-"))
         os.replace(folder, trash / "old")
     try:
         os.replace(staging, folder)
@@ -140,4 +134,3 @@ def _install(staging, folder, source_sha256, converter):
     finally:
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
-

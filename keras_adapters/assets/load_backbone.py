@@ -31,7 +31,6 @@ def list_backbone_presets():
         A list of str.
 
     Example:
-
     ```python
     keras_adapters.assets.list_backbone_presets()  # ["minilm_l6"]
     ```
@@ -60,7 +59,6 @@ def load_backbone_preset(name="minilm_l6", cache_dir=None):
         its `keras_hub.tokenizers.Tokenizer`.
 
     Example:
-
     ```python
     backbone, tokenizer = keras_adapters.assets.load_backbone_preset(
         "minilm_l6"

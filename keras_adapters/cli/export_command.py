@@ -7,7 +7,9 @@ from keras_adapters.cli import run_files
 
 def add_arguments(parser):
     parser.add_argument("run_dir", help="a directory written by `keras-adapters train`")
-    parser.add_argument("--output", default=None, help="SavedModel directory (default: RUN_DIR/saved_model)")
+    parser.add_argument(
+        "--output", default=None, help="SavedModel directory (default: RUN_DIR/saved_model)"
+    )
     parser.add_argument(
         "--adapters",
         default="merged",
@@ -17,12 +19,13 @@ def add_arguments(parser):
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing SavedModel")
     parser.add_argument("--cache-dir", default=None, help="asset cache directory")
-    parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip the fresh-process check")
+    parser.add_argument(
+        "--no-verify", dest="verify", action="store_false", help="skip the fresh-process check"
+    )
 
 
 def run(args):
-    from keras_adapters.export import export_text_classifier
-    from keras_adapters.export import verify_saved_model
+    from keras_adapters.export import export_text_classifier, verify_saved_model
     from keras_adapters.saving.atomic_directory import check_replaceable
 
     run_files.read_run_config(args.run_dir)

@@ -6,10 +6,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    from keras_adapters.assets import cached_assets
-    from keras_adapters.assets import get_asset
-    from keras_adapters.assets import list_backbone_presets
-    from keras_adapters.assets import resolve_cache_dir
+    from keras_adapters.assets import (
+        cached_assets,
+        get_asset,
+        list_backbone_presets,
+        resolve_cache_dir,
+    )
     from keras_adapters.cli.method_configs import METHODS
     from keras_adapters.configs import registered_methods
     from keras_adapters.data import list_dataset_presets

@@ -3,10 +3,7 @@
 import argparse
 import sys
 
-from keras_adapters.cli import export_command
-from keras_adapters.cli import info_command
-from keras_adapters.cli import predict_command
-from keras_adapters.cli import train_command
+from keras_adapters.cli import export_command, info_command, predict_command, train_command
 
 COMMANDS = {
     "train": (

@@ -7,11 +7,22 @@ ALL_LINEAR = "all-linear"
 
 def add_method_arguments(parser):
     group = parser.add_argument_group("method hyperparameters")
-    group.add_argument("--method", default="lora", choices=METHODS, help="adapter method, or `full` fine-tuning as the baseline (default: lora)")
+    group.add_argument(
+        "--method",
+        default="lora",
+        choices=METHODS,
+        help="adapter method, or `full` fine-tuning as the baseline (default: lora)",
+    )
     group.add_argument("--rank", type=int, default=8, help="LoRA rank (default: 8)")
-    group.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha; scale = alpha/rank (default: 16)")
-    group.add_argument("--lora-dropout", type=float, default=0.0, help="dropout on the LoRA input (default: 0)")
-    group.add_argument("--rslora", action="store_true", help="rank-stabilised LoRA scale alpha/sqrt(rank)")
+    group.add_argument(
+        "--alpha", type=float, default=16.0, help="LoRA alpha; scale = alpha/rank (default: 16)"
+    )
+    group.add_argument(
+        "--lora-dropout", type=float, default=0.0, help="dropout on the LoRA input (default: 0)"
+    )
+    group.add_argument(
+        "--rslora", action="store_true", help="rank-stabilised LoRA scale alpha/sqrt(rank)"
+    )
     group.add_argument(
         "--targets",
         default=ALL_LINEAR,
@@ -19,12 +30,34 @@ def add_method_arguments(parser):
         "ffn_gate, ffn_intermediate, ffn_output...) or layer paths/suffixes; `all-linear` = every "
         "projection slot of the backbone (default: all-linear)",
     )
-    group.add_argument("--reduction-factor", type=int, default=16, help="bottleneck width = hidden / factor (default: 16)")
-    group.add_argument("--bottleneck-dim", type=int, default=None, help="bottleneck width (overrides --reduction-factor)")
-    group.add_argument("--activation", default=None, help="bottleneck activation (default: the placement's: relu, swish for houlsby)")
-    group.add_argument("--prefix-tokens", type=int, default=10, help="prefix length per layer (default: 10)")
-    group.add_argument("--reparameterize", action="store_true", help="train prefixes through an MLP (folded before saving)")
-    group.add_argument("--layers", default=None, help="comma-separated block indices to adapt (default: all)")
+    group.add_argument(
+        "--reduction-factor",
+        type=int,
+        default=16,
+        help="bottleneck width = hidden / factor (default: 16)",
+    )
+    group.add_argument(
+        "--bottleneck-dim",
+        type=int,
+        default=None,
+        help="bottleneck width (overrides --reduction-factor)",
+    )
+    group.add_argument(
+        "--activation",
+        default=None,
+        help="bottleneck activation (default: the placement's: relu, swish for houlsby)",
+    )
+    group.add_argument(
+        "--prefix-tokens", type=int, default=10, help="prefix length per layer (default: 10)"
+    )
+    group.add_argument(
+        "--reparameterize",
+        action="store_true",
+        help="train prefixes through an MLP (folded before saving)",
+    )
+    group.add_argument(
+        "--layers", default=None, help="comma-separated block indices to adapt (default: all)"
+    )
 
 
 def method_config(args):

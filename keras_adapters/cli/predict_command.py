@@ -6,8 +6,12 @@ import sys
 
 
 def add_arguments(parser):
-    parser.add_argument("model", help="a SavedModel directory, or a run directory of `keras-adapters train`")
-    parser.add_argument("texts", nargs="*", help="texts to classify (default: one per line from stdin)")
+    parser.add_argument(
+        "model", help="a SavedModel directory, or a run directory of `keras-adapters train`"
+    )
+    parser.add_argument(
+        "texts", nargs="*", help="texts to classify (default: one per line from stdin)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per text")
     parser.add_argument("--cache-dir", default=None, help="asset cache directory (run directories)")
 

@@ -8,10 +8,8 @@ import pathlib
 import time
 
 from keras_adapters.cli import run_files
-from keras_adapters.cli.training_curve import StepLog
-from keras_adapters.cli.training_curve import plot_training_curve
-from keras_adapters.cli.method_configs import add_method_arguments
-from keras_adapters.cli.method_configs import method_config
+from keras_adapters.cli.method_configs import add_method_arguments, method_config
+from keras_adapters.cli.training_curve import StepLog, plot_training_curve
 
 VERIFY_TEXTS = 16
 VERIFY_ATOL = 1e-5  # served logits equal Keras logits (float32)
@@ -20,27 +18,88 @@ VERIFY_ATOL_BFLOAT16 = 5e-2  # bfloat16 keeps ~3 digits; merging reorders the ro
 
 def add_arguments(parser):
     data = parser.add_argument_group("data")
-    data.add_argument("--data", default="rotten_tomatoes", help="dataset preset, a .csv/.jsonl file, or tfds:NAME (default: rotten_tomatoes)")
-    data.add_argument("--text-column", default="text", help="text column of a CSV/JSONL file (default: text)")
-    data.add_argument("--label-column", default="label", help="label column of a CSV/JSONL file (default: label)")
-    data.add_argument("--data-dir", default=None, help="TensorFlow Datasets data directory (tfds: sources; nothing is downloaded)")
-    data.add_argument("--split-seed", type=int, default=1337, help="seed of the fixed train/validation/test split (default: 1337)")
-    data.add_argument("--train-examples", type=int, default=0, help="number of training examples used, 0 for all (default: 0, the whole train split)")
+    data.add_argument(
+        "--data",
+        default="rotten_tomatoes",
+        help="dataset preset, a .csv/.jsonl file, or tfds:NAME (default: rotten_tomatoes)",
+    )
+    data.add_argument(
+        "--text-column", default="text", help="text column of a CSV/JSONL file (default: text)"
+    )
+    data.add_argument(
+        "--label-column", default="label", help="label column of a CSV/JSONL file (default: label)"
+    )
+    data.add_argument(
+        "--data-dir",
+        default=None,
+        help="TensorFlow Datasets data directory (tfds: sources; nothing is downloaded)",
+    )
+    data.add_argument(
+        "--split-seed",
+        type=int,
+        default=1337,
+        help="seed of the fixed train/validation/test split (default: 1337)",
+    )
+    data.add_argument(
+        "--train-examples",
+        type=int,
+        default=0,
+        help="number of training examples used, 0 for all (default: 0, the whole train split)",
+    )
     model = parser.add_argument_group("model and training")
-    model.add_argument("--backbone", default="minilm_l6", help="backbone preset (default: minilm_l6)")
-    model.add_argument("--sequence-length", type=int, default=48, help="tokens per text, > 0 (default: 48)")
+    model.add_argument(
+        "--backbone", default="minilm_l6", help="backbone preset (default: minilm_l6)"
+    )
+    model.add_argument(
+        "--sequence-length", type=int, default=48, help="tokens per text, > 0 (default: 48)"
+    )
     model.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
     model.add_argument("--epochs", type=int, default=1, help="(default: 1)")
-    model.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default: 3e-3 for adapters, 5e-5 for full)")
-    model.add_argument("--seed", type=int, default=1337, help="seeds new weights, dropout and shuffling (default: 1337)")
-    model.add_argument("--no-xla", dest="xla", action="store_false", help="do not compile with XLA (jit_compile=False)")
-    model.add_argument("--mixed-precision", action="store_true", help="mixed_bfloat16 compute, float32 adapter weights")
+    model.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak learning rate (default: 3e-3 for adapters, 5e-5 for full)",
+    )
+    model.add_argument(
+        "--seed",
+        type=int,
+        default=1337,
+        help="seeds new weights, dropout and shuffling (default: 1337)",
+    )
+    model.add_argument(
+        "--no-xla",
+        dest="xla",
+        action="store_false",
+        help="do not compile with XLA (jit_compile=False)",
+    )
+    model.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="mixed_bfloat16 compute, float32 adapter weights",
+    )
     add_method_arguments(parser)
     output = parser.add_argument_group("output")
-    output.add_argument("--output-dir", default=None, help="where to write the run (default: runs/<method>-<time>)")
-    output.add_argument("--overwrite", action="store_true", help="replace an output directory that holds a previous run")
-    output.add_argument("--cache-dir", default=None, help="asset cache (default: $KERAS_ADAPTERS_CACHE or ~/.cache/keras_adapters)")
-    output.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output: 0 silent, 1 bars, 2 one line per epoch")
+    output.add_argument(
+        "--output-dir", default=None, help="where to write the run (default: runs/<method>-<time>)"
+    )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output directory that holds a previous run",
+    )
+    output.add_argument(
+        "--cache-dir",
+        default=None,
+        help="asset cache (default: $KERAS_ADAPTERS_CACHE or ~/.cache/keras_adapters)",
+    )
+    output.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="Keras progress output: 0 silent, 1 bars, 2 one line per epoch",
+    )
 
 
 def _check_numbers(args):
@@ -50,9 +109,13 @@ def _check_numbers(args):
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"`{flag}` must be a positive integer. Received: {flag}={value}")
     if args.train_examples < 0:
-        raise ValueError(f"`--train-examples` must be >= 0 (0 = all). Received: --train-examples={args.train_examples}")
+        raise ValueError(
+            f"`--train-examples` must be >= 0 (0 = all). Received: --train-examples={args.train_examples}"
+        )
     if args.learning_rate is not None and not args.learning_rate > 0:
-        raise ValueError(f"`--learning-rate` must be > 0. Received: --learning-rate={args.learning_rate}")
+        raise ValueError(
+            f"`--learning-rate` must be > 0. Received: --learning-rate={args.learning_rate}"
+        )
 
 
 def run(args):
@@ -204,8 +267,7 @@ def _train(args, config, output_dir, learning_rate):
 
 
 def _export_and_verify(model, data, path, atol):
-    from keras_adapters.export import export_text_classifier
-    from keras_adapters.export import verify_saved_model
+    from keras_adapters.export import export_text_classifier, verify_saved_model
 
     export_text_classifier(model, path, label_names=list(data.label_names), adapters="merged")
     texts = list(data.test.texts[:VERIFY_TEXTS])
@@ -233,4 +295,6 @@ def _print_summary(metrics, output_dir):
         f"SavedModel verified in a fresh TensorFlow process (max logit difference "
         f"{metrics['export']['max_abs_logit_diff']:.2e})."
     )
-    print(f"Wrote {output_dir}/: adapter/ (or model weights), metrics.json, training_curve.png, saved_model/")
+    print(
+        f"Wrote {output_dir}/: adapter/ (or model weights), metrics.json, training_curve.png, saved_model/"
+    )

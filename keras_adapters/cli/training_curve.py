@@ -33,7 +33,13 @@ def plot_training_curve(steps, history, path, title):
     for axis, metric in zip(axes, ("loss", "accuracy")):
         axis.plot(steps["step"], steps[metric], label="train (running, per step)")
         if f"val_{metric}" in history:
-            axis.plot(epoch_ends, history[f"val_{metric}"], "s", markersize=8, label="validation (per epoch)")
+            axis.plot(
+                epoch_ends,
+                history[f"val_{metric}"],
+                "s",
+                markersize=8,
+                label="validation (per epoch)",
+            )
         axis.set_xlabel("training step")
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)

@@ -11,5 +11,4 @@ from keras_adapters.methods.bottleneck.parallel_config import ParallelConfig
 from keras_adapters.methods.bottleneck.pfeiffer_config import PfeifferConfig
 from keras_adapters.methods.lora.lora_config import LoraConfig
 from keras_adapters.methods.prefix.prefix_config import PrefixConfig
-from keras_adapters.methods.registry import config_from_dict
-from keras_adapters.methods.registry import registered_methods
+from keras_adapters.methods.registry import config_from_dict, registered_methods

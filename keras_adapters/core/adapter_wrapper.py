@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_adapters.core.validation import check_adapter_name
 from keras_adapters.core.tracking import unlocked
+from keras_adapters.core.validation import check_adapter_name
 
 MODULE_PREFIX = "adapter_"
 

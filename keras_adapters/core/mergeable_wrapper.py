@@ -25,7 +25,9 @@ class MergeableWrapper(AdapterWrapper):
         **kwargs: forwarded to `keras.layers.Layer`.
     """
 
-    def __init__(self, base_layer, adapters=None, active_adapters=None, merged_adapters=(), **kwargs):
+    def __init__(
+        self, base_layer, adapters=None, active_adapters=None, merged_adapters=(), **kwargs
+    ):
         super().__init__(base_layer, adapters=adapters, active_adapters=active_adapters, **kwargs)
         self.merged_adapters = tuple(merged_adapters)
 

@@ -64,9 +64,7 @@ def check_patterns(name, value, allow_none=True):
         if not value:
             raise ValueError(f"`{name}` must not be an empty string. Received: {name}={value!r}")
         return value
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, str) and v for v in value
-    ):
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
         return tuple(value)
     raise ValueError(
         f"`{name}` must be a regex string (full match on `layer.path`) or a non-empty list of "
@@ -79,8 +77,10 @@ def check_layer_indices(value):
         return None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (int(value),)
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
     ):
         return tuple(int(v) for v in value)
     raise ValueError(

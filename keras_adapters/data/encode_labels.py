@@ -7,9 +7,7 @@ def check_label_names(label_names):
     """Returns `label_names` as a tuple, or raises `ValueError`."""
     if label_names is None:
         return None
-    if isinstance(label_names, str) or not isinstance(
-        label_names, (list, tuple)
-    ):
+    if isinstance(label_names, str) or not isinstance(label_names, (list, tuple)):
         raise ValueError(
             "`label_names` must be None or a list or tuple of str. "
             f"Received: label_names={label_names!r}"
@@ -62,8 +60,7 @@ def encode_labels(labels, label_names=None):
     ids = np.asarray(labels, dtype=np.int64)
     if ids.min() < 0:
         raise ValueError(
-            "Integer labels must be non-negative ids. Received: a label "
-            f"{int(ids.min())}"
+            f"Integer labels must be non-negative ids. Received: a label {int(ids.min())}"
         )
     largest = int(ids.max())
     if names is None:

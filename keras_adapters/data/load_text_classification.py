@@ -6,18 +6,18 @@ import os
 
 import numpy as np
 
-from keras_adapters.data.encode_labels import check_label_names
-from keras_adapters.data.encode_labels import encode_labels
+from keras_adapters.data.encode_labels import check_label_names, encode_labels
 from keras_adapters.data.read_labelled_file import read_labelled_file
 from keras_adapters.data.read_rotten_tomatoes import read_rotten_tomatoes
-from keras_adapters.data.split import check_fractions
-from keras_adapters.data.split import deduplicate
-from keras_adapters.data.split import deduplicated_split
-from keras_adapters.data.split import normalize_text
-from keras_adapters.data.text_classification_data import SPLIT_NAMES
-from keras_adapters.data.text_classification_data import TextClassificationData
-from keras_adapters.data.text_split import TextSplit
 from keras_adapters.data.read_tfds import read_tfds
+from keras_adapters.data.split import (
+    check_fractions,
+    deduplicate,
+    deduplicated_split,
+    normalize_text,
+)
+from keras_adapters.data.text_classification_data import SPLIT_NAMES, TextClassificationData
+from keras_adapters.data.text_split import TextSplit
 
 # Dataset presets: name -> reader `(cache_dir) -> (texts, labels,
 # label_names, source)`. A preset with official train/test splits (e.g. 20
@@ -31,7 +31,6 @@ def list_dataset_presets():
     """Returns the sorted preset names `load_text_classification` accepts.
 
     Example:
-
     ```python
     keras_adapters.data.list_dataset_presets()  # ["rotten_tomatoes"]
     ```
@@ -101,7 +100,6 @@ def load_text_classification(
         A `keras_adapters.data.TextClassificationData`.
 
     Example:
-
     ```python
     data = keras_adapters.data.load_text_classification("rotten_tomatoes")
     print(data.summary())
@@ -116,10 +114,7 @@ def load_text_classification(
         ("label_column", label_column),
     ):
         if not isinstance(column, str) or not column:
-            raise ValueError(
-                f"`{arg}` must be a non-empty string. "
-                f"Received: {arg}={column!r}"
-            )
+            raise ValueError(f"`{arg}` must be a non-empty string. Received: {arg}={column!r}")
     names = check_label_names(label_names)
     hints = _fraction_hints(validation_fraction, test_fraction)
 
@@ -136,9 +131,7 @@ def load_text_classification(
             seed,
         )
     if kind == "preset":
-        texts, labels, preset_names, description = _DATASET_PRESETS[value](
-            cache_dir
-        )
+        texts, labels, preset_names, description = _DATASET_PRESETS[value](cache_dir)
         if names is not None and len(names) != len(preset_names):
             raise ValueError(
                 f"The preset {value!r} has {len(preset_names)} labels "
@@ -152,9 +145,7 @@ def load_text_classification(
         description = f"file:{os.path.abspath(value)}"
         ids, names = encode_labels(labels, names)
     _check_not_empty(texts, source)
-    result = deduplicated_split(
-        texts, ids, validation_fraction, test_fraction, seed
-    )
+    result = deduplicated_split(texts, ids, validation_fraction, test_fraction, seed)
     splits = {name: getattr(result, name) for name in SPLIT_NAMES}
     counts = vars(result)
     _check_splits(splits, counts["num_rows"], source, hints)
@@ -211,9 +202,7 @@ def _from_tfds(
     all_labels = train_labels + (test[1] if test else [])
     if not all_labels:
         _check_not_empty([], source)
-    ids, names = encode_labels(
-        all_labels, names or _names_covering(tfds_names, all_labels)
-    )
+    ids, names = encode_labels(all_labels, names or _names_covering(tfds_names, all_labels))
     train_ids, test_ids = ids[: len(train_labels)], ids[len(train_labels) :]
     if test is None:
         result = deduplicated_split(
@@ -248,13 +237,10 @@ def _from_tfds(
             "test (as published): " + _drop_note(test_counts),
         )
         hints["train"] = (
-            f"{overlap:,} training rows were dropped because their text is "
-            "also in the test split."
+            f"{overlap:,} training rows were dropped because their text is also in the test split."
         )
     _check_splits(splits, num_rows, source, hints)
-    return TextClassificationData(
-        **splits, label_names=names, source=source, notes=notes
-    )
+    return TextClassificationData(**splits, label_names=names, source=source, notes=notes)
 
 
 def _names_covering(tfds_names, labels):
@@ -264,7 +250,7 @@ def _names_covering(tfds_names, labels):
 def _ordered_split(groups, seed):
     rows = sorted(
         (
-            hashlib.sha256(f"{int(seed)}:{key}".encode("utf-8")).digest(),
+            hashlib.sha256(f"{int(seed)}:{key}".encode()).digest(),
             text,
             label,
         )
@@ -279,8 +265,7 @@ def _ordered_split(groups, seed):
 def _check_not_empty(texts, source):
     if not texts:
         raise ValueError(
-            "The data holds no labelled text (after filtering). "
-            f"Received: source={source!r}"
+            f"The data holds no labelled text (after filtering). Received: source={source!r}"
         )
 
 
@@ -310,10 +295,7 @@ def _fraction_hints(validation_fraction, test_fraction):
             "Use a larger validation_fraction or more data (validation_"
             f"fraction={validation_fraction!r})."
         ),
-        "test": (
-            "Use a larger test_fraction or more data (test_fraction="
-            f"{test_fraction!r})."
-        ),
+        "test": (f"Use a larger test_fraction or more data (test_fraction={test_fraction!r})."),
     }
 
 

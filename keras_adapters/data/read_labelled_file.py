@@ -25,9 +25,7 @@ def file_format(path):
 def valid_suffixes():
     """All file name endings `read_labelled_file` accepts."""
     return [
-        suffix + compression
-        for suffix in FILE_SUFFIXES
-        for compression in COMPRESSION_SUFFIXES
+        suffix + compression for suffix in FILE_SUFFIXES for compression in COMPRESSION_SUFFIXES
     ]
 
 
@@ -59,8 +57,7 @@ def read_labelled_file(path, text_column, label_column):
     kind, opener = fmt
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"No such file: {os.fspath(path)!r}. Received: "
-            f"source={os.fspath(path)!r}"
+            f"No such file: {os.fspath(path)!r}. Received: source={os.fspath(path)!r}"
         )
     with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
         if kind == "csv":
@@ -90,8 +87,7 @@ def _read_csv(f, path, text_column, label_column):
         text, label = row.get(text_column), row.get(label_column)
         if text is None or label is None:
             raise ValueError(
-                f"Line {line} of {os.fspath(path)!r} has fewer fields than "
-                f"the header {columns}."
+                f"Line {line} of {os.fspath(path)!r} has fewer fields than the header {columns}."
             )
         label = label.strip()
         if _INTEGER.match(label):

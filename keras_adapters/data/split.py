@@ -76,7 +76,6 @@ def deduplicated_split(texts, labels, validation_fraction, test_fraction, seed):
         `TextSplit`s and the counts of dropped rows.
 
     Example:
-
     ```python
     result = keras_adapters.data.deduplicated_split(
         ["Great film", "great  film", "Dull", "Fine"], [1, 1, 0, 1],
@@ -91,7 +90,7 @@ def deduplicated_split(texts, labels, validation_fraction, test_fraction, seed):
     groups, counts = deduplicate(texts, labels)
     parts = {"train": [], "validation": [], "test": []}
     for key, (text, label) in groups.items():
-        digest = hashlib.sha256(f"{int(seed)}:{key}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{int(seed)}:{key}".encode()).digest()
         position = int.from_bytes(digest[:8], "big") / 2.0**64
         if position < test_fraction:
             name = "test"
@@ -141,10 +140,7 @@ def deduplicate(texts, labels):
     counts = {
         "num_rows": num_rows,
         "num_empty_rows": num_empty,
-        "num_duplicate_rows": num_rows
-        - num_empty
-        - num_conflicting_rows
-        - len(groups),
+        "num_duplicate_rows": num_rows - num_empty - num_conflicting_rows - len(groups),
         "num_conflicting_rows": num_conflicting_rows,
         "num_conflicting_texts": num_conflicting_texts,
     }
@@ -157,15 +153,8 @@ def check_fractions(validation_fraction, test_fraction):
         ("validation_fraction", validation_fraction),
         ("test_fraction", test_fraction),
     ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not 0 <= value < 1
-        ):
-            raise ValueError(
-                f"`{name}` must be a number in [0, 1). "
-                f"Received: {name}={value!r}"
-            )
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+            raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
     if validation_fraction + test_fraction >= 1:
         raise ValueError(
             "`validation_fraction + test_fraction` must be less than 1 so "
@@ -177,15 +166,11 @@ def check_fractions(validation_fraction, test_fraction):
 
 def _check_texts_and_labels(texts, labels):
     if isinstance(texts, str):
-        raise ValueError(
-            f"`texts` must be a sequence of str. Received: texts={texts!r:.80}"
-        )
+        raise ValueError(f"`texts` must be a sequence of str. Received: texts={texts!r:.80}")
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise ValueError(
-                f"`texts` must hold only str. Received: texts[{i}]={text!r}"
-            )
+            raise ValueError(f"`texts` must hold only str. Received: texts[{i}]={text!r}")
     labels = (
         list(np.asarray(labels).reshape(-1))
         if not isinstance(labels, (list, tuple))
@@ -203,7 +188,6 @@ def _check_texts_and_labels(texts, labels):
             or label < 0
         ):
             raise ValueError(
-                "`labels` must be non-negative integer label ids. Received: "
-                f"labels[{i}]={label!r}"
+                f"`labels` must be non-negative integer label ids. Received: labels[{i}]={label!r}"
             )
     return texts, [int(label) for label in labels]

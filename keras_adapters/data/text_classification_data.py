@@ -26,7 +26,6 @@ class TextClassificationData:
             conflicting labels, ...), one line each. Defaults to `()`.
 
     Example:
-
     ```python
     data = keras_adapters.data.load_text_classification("rotten_tomatoes")
     print(data.summary())
@@ -57,21 +56,13 @@ class TextClassificationData:
             or not all(isinstance(n, str) for n in names)
         ):
             raise ValueError(
-                "`label_names` must be a non-empty tuple of str. Received: "
-                f"label_names={names!r}"
+                f"`label_names` must be a non-empty tuple of str. Received: label_names={names!r}"
             )
         object.__setattr__(self, "label_names", tuple(names))
         if not isinstance(self.source, str):
-            raise ValueError(
-                f"`source` must be a str. Received: source={self.source!r}"
-            )
-        if isinstance(self.notes, str) or not all(
-            isinstance(note, str) for note in self.notes
-        ):
-            raise ValueError(
-                "`notes` must be a tuple of str. Received: "
-                f"notes={self.notes!r}"
-            )
+            raise ValueError(f"`source` must be a str. Received: source={self.source!r}")
+        if isinstance(self.notes, str) or not all(isinstance(note, str) for note in self.notes):
+            raise ValueError(f"`notes` must be a tuple of str. Received: notes={self.notes!r}")
         object.__setattr__(self, "notes", tuple(self.notes))
         for name in SPLIT_NAMES:
             labels = getattr(self, name).labels
@@ -91,8 +82,7 @@ class TextClassificationData:
         """Returns the `TextSplit` called `name` (train, validation, test)."""
         if name not in SPLIT_NAMES:
             raise ValueError(
-                f"`split` must be one of {list(SPLIT_NAMES)}. "
-                f"Received: split={name!r}"
+                f"`split` must be one of {list(SPLIT_NAMES)}. Received: split={name!r}"
             )
         return getattr(self, name)
 
@@ -114,7 +104,6 @@ class TextClassificationData:
             `tf.string` tensor of shape `(batch,)` and labels `int32`.
 
         Example:
-
         ```python
         data = keras_adapters.data.load_text_classification("rotten_tomatoes")
         for texts, labels in data.as_dataset("validation", batch_size=8):
@@ -128,22 +117,16 @@ class TextClassificationData:
             or batch_size < 1
         ):
             raise ValueError(
-                "`batch_size` must be a positive integer. "
-                f"Received: batch_size={batch_size!r}"
+                f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
             )
         if limit is not None and (
-            isinstance(limit, bool)
-            or not isinstance(limit, (int, np.integer))
-            or limit < 1
+            isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1
         ):
             raise ValueError(
-                "`limit` must be None or a positive integer. "
-                f"Received: limit={limit!r}"
+                f"`limit` must be None or a positive integer. Received: limit={limit!r}"
             )
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(
-                f"`seed` must be an integer. Received: seed={seed!r}"
-            )
+            raise ValueError(f"`seed` must be an integer. Received: seed={seed!r}")
         import tensorflow as tf
 
         count = len(part) if limit is None else min(int(limit), len(part))
@@ -151,9 +134,7 @@ class TextClassificationData:
         labels = tf.constant(part.labels[:count], dtype=tf.int32)
         dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
         if shuffle:
-            dataset = dataset.shuffle(
-                max(count, 1), seed=int(seed), reshuffle_each_iteration=True
-            )
+            dataset = dataset.shuffle(max(count, 1), seed=int(seed), reshuffle_each_iteration=True)
         return dataset.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
 
     def summary(self):
@@ -163,7 +144,6 @@ class TextClassificationData:
         of each split is shown.
 
         Example:
-
         ```python
         print(keras_adapters.data.load_text_classification().summary())
         ```
@@ -177,8 +157,7 @@ class TextClassificationData:
             counts = part.label_counts(self.num_labels)
             if self.num_labels <= 8:
                 shown = "  ".join(
-                    f"{label} {count:,}"
-                    for label, count in zip(self.label_names, counts)
+                    f"{label} {count:,}" for label, count in zip(self.label_names, counts)
                 )
             else:
                 shown = f"per label {min(counts):,}..{max(counts):,}"

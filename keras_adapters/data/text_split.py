@@ -15,7 +15,6 @@ class TextSplit:
             sequence of ints is accepted and converted.
 
     Example:
-
     ```python
     split = keras_adapters.data.TextSplit(["good", "bad"], [1, 0])
     len(split)  # 2
@@ -28,14 +27,11 @@ class TextSplit:
     def __post_init__(self):
         texts = self.texts
         if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-            raise ValueError(
-                f"`texts` must be a list of str. Received: texts={texts!r:.80}"
-            )
+            raise ValueError(f"`texts` must be a list of str. Received: texts={texts!r:.80}")
         bad = [i for i, text in enumerate(texts) if not isinstance(text, str)]
         if bad:
             raise ValueError(
-                "`texts` must hold only str. Received: "
-                f"texts[{bad[0]}]={texts[bad[0]]!r}"
+                f"`texts` must hold only str. Received: texts[{bad[0]}]={texts[bad[0]]!r}"
             )
         labels = np.asarray(self.labels)
         if labels.size == 0:
@@ -52,8 +48,7 @@ class TextSplit:
             )
         if len(labels) and labels.min() < 0:
             raise ValueError(
-                "`labels` must be non-negative label ids. Received: "
-                f"min(labels)={labels.min()}"
+                f"`labels` must be non-negative label ids. Received: min(labels)={labels.min()}"
             )
         object.__setattr__(self, "texts", list(texts))
         object.__setattr__(self, "labels", labels.astype(np.int32))

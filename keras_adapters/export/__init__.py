@@ -5,5 +5,5 @@ KerasHub preprocessor (TensorFlow Text ops) and needs the TensorFlow backend.
 """
 
 from keras_adapters.export.export_text_classifier import export_text_classifier
-from keras_adapters.export.verify_saved_model import verify_saved_model
 from keras_adapters.export.verified_outputs import VerifiedOutputs
+from keras_adapters.export.verify_saved_model import verify_saved_model

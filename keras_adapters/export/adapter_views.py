@@ -35,9 +35,7 @@ def merged_adapters(model):
     if state is None or not state.enabled:
         yield ()
         return
-    wrappers = [
-        w for _, _, w in ModelContext(model).wrappers() if isinstance(w, MergeableWrapper)
-    ]
+    wrappers = [w for _, _, w in ModelContext(model).wrappers() if isinstance(w, MergeableWrapper)]
     saved = []
     try:
         for wrapper in wrappers:

@@ -7,8 +7,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from keras_adapters.export.adapter_views import merged_adapters
-from keras_adapters.export.adapter_views import only_active
+from keras_adapters.export.adapter_views import merged_adapters, only_active
 from keras_adapters.injection.adapted_model import AdaptedModel
 from keras_adapters.injection.adapter_state import get_state
 from keras_adapters.saving.atomic_directory import atomic_directory

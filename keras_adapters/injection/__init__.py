@@ -2,14 +2,15 @@
 
 from keras_adapters.injection.adapted_model import AdaptedModel
 from keras_adapters.injection.add_adapter import add_adapter
-from keras_adapters.injection.lifecycle import delete_adapter
-from keras_adapters.injection.lifecycle import disable_adapters
-from keras_adapters.injection.lifecycle import eject_prefix
-from keras_adapters.injection.lifecycle import enable_adapters
-from keras_adapters.injection.lifecycle import list_adapters
-from keras_adapters.injection.lifecycle import merge_adapters
-from keras_adapters.injection.lifecycle import set_active_adapters
-from keras_adapters.injection.lifecycle import unmerge_adapters
-from keras_adapters.injection.trainable_report import TrainableReport
-from keras_adapters.injection.trainable_report import trainable_report
+from keras_adapters.injection.lifecycle import (
+    delete_adapter,
+    disable_adapters,
+    eject_prefix,
+    enable_adapters,
+    list_adapters,
+    merge_adapters,
+    set_active_adapters,
+    unmerge_adapters,
+)
+from keras_adapters.injection.trainable_report import TrainableReport, trainable_report
 from keras_adapters.injection.training_callbacks import training_callbacks

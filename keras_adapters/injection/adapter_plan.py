@@ -3,9 +3,7 @@
 import dataclasses
 
 from keras_adapters.core.validation import check_adapter_name
-from keras_adapters.injection.adapter_state import AdapterState
-from keras_adapters.injection.adapter_state import get_state
-from keras_adapters.injection.adapter_state import set_state
+from keras_adapters.injection.adapter_state import AdapterState, get_state, set_state
 from keras_adapters.injection.trainability import modules_to_save_layers
 from keras_adapters.injection.wrapper_sync import refresh
 from keras_adapters.methods.registry import method_for

@@ -1,8 +1,7 @@
 """`add_adapter`: the one way adapters get into a model."""
 
 from keras_adapters.injection.adapted_model import make_adapted
-from keras_adapters.injection.adapter_plan import commit_adapter
-from keras_adapters.injection.adapter_plan import plan_adapter
+from keras_adapters.injection.adapter_plan import commit_adapter, plan_adapter
 from keras_adapters.injection.trainable_report import trainable_report
 
 

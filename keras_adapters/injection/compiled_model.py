@@ -29,7 +29,9 @@ def refresh_compiled(model, trainable_before):
     if not getattr(model, "compiled", False):
         return
     optimizer = getattr(model, "optimizer", None)
-    if not getattr(optimizer, "built", False) or _optimizer_can_train(model, optimizer, trainable_before):
+    if not getattr(optimizer, "built", False) or _optimizer_can_train(
+        model, optimizer, trainable_before
+    ):
         return
     try:
         # Not `compile_from_config`: it skips models whose `compile` is overridden

@@ -4,8 +4,7 @@ from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
 from keras_adapters.core.tracking import set_sublayer
 from keras_adapters.injection.adapted_model import make_plain
-from keras_adapters.injection.adapter_state import require_state
-from keras_adapters.injection.adapter_state import set_state
+from keras_adapters.injection.adapter_state import require_state, set_state
 from keras_adapters.injection.compiled_model import refresh_compiled
 from keras_adapters.injection.trainability import restore_trainability
 from keras_adapters.injection.wrapper_sync import refresh

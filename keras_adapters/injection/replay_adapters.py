@@ -1,10 +1,8 @@
 """Rebuilding a model's adapters from the state recorded in its config."""
 
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
-from keras_adapters.injection.adapter_plan import commit_adapter
-from keras_adapters.injection.adapter_plan import plan_adapter
-from keras_adapters.injection.adapter_state import AdapterState
-from keras_adapters.injection.adapter_state import require_state
+from keras_adapters.injection.adapter_plan import commit_adapter, plan_adapter
+from keras_adapters.injection.adapter_state import AdapterState, require_state
 from keras_adapters.injection.trainability import apply_trainability
 from keras_adapters.injection.wrapper_sync import sync_wrappers
 from keras_adapters.planning.model_context import ModelContext

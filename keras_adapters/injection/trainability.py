@@ -1,7 +1,6 @@
 """Which variables train: the active adapters and the modules to save, nothing else."""
 
-from keras_adapters.planning.targets import matches
-from keras_adapters.planning.targets import no_match_error
+from keras_adapters.planning.targets import matches, no_match_error
 
 
 def modules_to_save_layers(model, patterns):

@@ -4,8 +4,8 @@ import dataclasses
 import math
 
 from keras_adapters.injection.adapter_state import require_state
-from keras_adapters.planning.model_context import ModelContext
 from keras_adapters.injection.trainability import modules_to_save_layers
+from keras_adapters.planning.model_context import ModelContext
 
 
 @dataclasses.dataclass(frozen=True)

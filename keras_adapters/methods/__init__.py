@@ -8,7 +8,9 @@ from keras_adapters.methods import bottleneck as _bottleneck  # noqa: F401 (regi
 from keras_adapters.methods import lora as _lora  # noqa: F401 (registers)
 from keras_adapters.methods import prefix as _prefix  # noqa: F401 (registers)
 from keras_adapters.methods.adapter_method import AdapterMethod
-from keras_adapters.methods.registry import config_from_dict
-from keras_adapters.methods.registry import method_for
-from keras_adapters.methods.registry import register_method
-from keras_adapters.methods.registry import registered_methods
+from keras_adapters.methods.registry import (
+    config_from_dict,
+    method_for,
+    register_method,
+    registered_methods,
+)

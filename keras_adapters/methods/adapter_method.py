@@ -47,7 +47,9 @@ class AdapterMethod:
     callbacks: object = None
 
     def __post_init__(self):
-        if not (isinstance(self.config_class, type) and issubclass(self.config_class, AdapterConfig)):
+        if not (
+            isinstance(self.config_class, type) and issubclass(self.config_class, AdapterConfig)
+        ):
             raise ValueError(
                 "`config_class` must be a subclass of keras_adapters.AdapterConfig. "
                 f"Received: config_class={self.config_class!r}"

@@ -36,7 +36,6 @@ class ExactGeluBertBackbone(keras_hub.models.BertBackbone):
         **kwargs: passed to `keras_hub.models.BertBackbone`.
 
     Example:
-
     ```python
     folder = keras_adapters.assets.fetch_asset("minilm_l6")
     backbone = keras_adapters.models.ExactGeluBertBackbone.from_preset(
@@ -54,9 +53,7 @@ class ExactGeluBertBackbone(keras_hub.models.BertBackbone):
         # reads `self.activation` at call time, so this changes the graph.
         for block in self.transformer_layers:
             block.activation = keras.activations.gelu
-            block._feedforward_intermediate_dense.activation = (
-                keras.activations.gelu
-            )
+            block._feedforward_intermediate_dense.activation = keras.activations.gelu
 
     @classmethod
     def from_backbone(cls, backbone):
@@ -71,7 +68,6 @@ class ExactGeluBertBackbone(keras_hub.models.BertBackbone):
             is left unchanged.
 
         Example:
-
         ```python
         bert = keras_hub.models.BertBackbone(
             vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=8,
@@ -118,7 +114,6 @@ class ExactGeluBertBackbone(keras_hub.models.BertBackbone):
             A `keras_adapters.models.ExactGeluBertBackbone`.
 
         Example:
-
         ```python
         folder = keras_adapters.assets.fetch_asset("minilm_l6")
         backbone = keras_adapters.models.ExactGeluBertBackbone.from_preset(

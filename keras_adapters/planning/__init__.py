@@ -1,4 +1,5 @@
-"""The planner's toolkit: the model's backbone and blocks, slot lookup, target
-matching and the sites where adapters go. Every method plans with it; nothing
-here changes a model until a site's `insert` runs.
+"""The planner's toolkit: backbone and blocks, slot lookup, target matching, sites.
+
+Every method plans with it; nothing here changes a model until a site's
+`insert` runs.
 """

@@ -2,8 +2,7 @@
 
 import keras
 
-from keras_adapters.core.adapter_wrapper import MODULE_PREFIX
-from keras_adapters.core.adapter_wrapper import AdapterWrapper
+from keras_adapters.core.adapter_wrapper import MODULE_PREFIX, AdapterWrapper
 
 
 def walk(layer):
@@ -35,4 +34,3 @@ def innermost(layer):
     while isinstance(layer, AdapterWrapper):
         layer = layer.base_layer
     return layer
-

@@ -6,8 +6,7 @@ import keras_hub
 from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.core.moved_slot import MovedSlot
-from keras_adapters.planning.layer_tree import innermost
-from keras_adapters.planning.layer_tree import walk
+from keras_adapters.planning.layer_tree import innermost, walk
 from keras_adapters.specs.registry import get_backbone_spec
 
 

@@ -13,8 +13,7 @@ import re
 from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.planning.layer_tree import walk
-from keras_adapters.specs.slots import PROJECTION_SLOTS
-from keras_adapters.specs.slots import SLOTS
+from keras_adapters.specs.slots import PROJECTION_SLOTS, SLOTS
 
 ALL_LINEAR = "all-linear"
 

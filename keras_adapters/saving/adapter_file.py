@@ -103,7 +103,9 @@ def load_adapter(model, path, adapter_name=None, activate=True, verbose=False):
     try:
         tensors = safetensors.numpy.load_file(str(weights_path))
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ValueError(f"Cannot read the adapter weights {str(weights_path)!r}: {error}") from None
+        raise ValueError(
+            f"Cannot read the adapter weights {str(weights_path)!r}: {error}"
+        ) from None
     saved_modules = {
         SAVED_MODULES_PREFIX + v.path: v
         for layer in modules_to_save_layers(model, plan.config.modules_to_save)

@@ -44,7 +44,9 @@ class BackboneSpec:
     attention_kind: str = None
 
     def __post_init__(self):
-        if not (isinstance(self.backbone_class, type) and issubclass(self.backbone_class, keras.Model)):
+        if not (
+            isinstance(self.backbone_class, type) and issubclass(self.backbone_class, keras.Model)
+        ):
             raise ValueError(
                 "`backbone_class` must be a Keras model class. "
                 f"Received: backbone_class={self.backbone_class!r}"

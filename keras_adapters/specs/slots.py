@@ -63,11 +63,17 @@ for _name, _description in (
     ("query_key_value", "a fused query/key/value projection"),
     ("attention_output", "the output projection of the attention"),
     ("attention_residual", "last layer of the attention branch, before the residual add"),
-    ("attention_norm", "the attention norm: after the residual add (post-LN) or before attention (pre-LN)"),
+    (
+        "attention_norm",
+        "the attention norm: after the residual add (post-LN) or before attention (pre-LN)",
+    ),
     ("ffn_gate", "the gate projection of a gated feed-forward (SwiGLU, GeGLU)"),
     ("ffn_intermediate", "the feed-forward up projection"),
     ("ffn_output", "the feed-forward down projection"),
     ("ffn_residual", "last layer of the feed-forward branch, before the residual add"),
-    ("ffn_norm", "the feed-forward norm: after the residual add (post-LN) or before the FFN (pre-LN)"),
+    (
+        "ffn_norm",
+        "the feed-forward norm: after the residual add (post-LN) or before the FFN (pre-LN)",
+    ),
 ):
     register_slot(_name, _description)

@@ -99,9 +99,7 @@ def _numpy_bert(weights, config, token_ids, segment_ids, padding_mask):
     def layer_norm(h, prefix, eps=1e-12):
         mean = h.mean(-1, keepdims=True)
         var = ((h - mean) ** 2).mean(-1, keepdims=True)
-        return (h - mean) / np.sqrt(var + eps) * w(prefix + ".weight") + w(
-            prefix + ".bias"
-        )
+        return (h - mean) / np.sqrt(var + eps) * w(prefix + ".weight") + w(prefix + ".bias")
 
     length = token_ids.shape[1]
     h = (
@@ -116,7 +114,7 @@ def _numpy_bert(weights, config, token_ids, segment_ids, padding_mask):
     for i in range(config["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
 
-        def dense(x, name):
+        def dense(x, name, p=p):
             return x @ w(p + name + ".weight").T + w(p + name + ".bias")
 
         def split(x):

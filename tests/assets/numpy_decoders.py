@@ -128,9 +128,7 @@ def rotate_halves(x, theta):
     cos = np.cos(angles)[:, None, :]
     sin = np.sin(angles)[:, None, :]
     first, second = x[..., :half], x[..., half:]
-    return np.concatenate(
-        [first * cos - second * sin, second * cos + first * sin], axis=-1
-    )
+    return np.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
 
 
 def gelu_tanh(x):

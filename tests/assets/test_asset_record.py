@@ -28,9 +28,7 @@ def test_valid_record_properties():
     assert record.requirement == "some-package==1.2.0"
     assert record.root == "pkg/model"
     assert record.relative_files == ("config.json", "sub/w.bin")
-    assert hash(record) == hash(
-        make(files=("pkg/model/config.json", "pkg/model/sub/w.bin"))
-    )
+    assert hash(record) == hash(make(files=("pkg/model/config.json", "pkg/model/sub/w.bin")))
 
 
 def test_single_file_and_top_level_roots():

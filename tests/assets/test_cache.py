@@ -3,10 +3,7 @@ import pathlib
 
 import pytest
 
-from keras_adapters.assets import cached_assets
-from keras_adapters.assets import fetch_asset
-from keras_adapters.assets import registry
-from keras_adapters.assets import resolve_cache_dir
+from keras_adapters.assets import cached_assets, fetch_asset, registry, resolve_cache_dir
 
 
 @pytest.fixture
@@ -31,9 +28,7 @@ def test_precedence_argument_env_xdg_home(clean_env, tmp_path):
 def test_empty_env_and_relative_xdg_are_ignored(clean_env, tmp_path):
     clean_env.setenv("KERAS_ADAPTERS_CACHE", "")
     clean_env.setenv("XDG_CACHE_HOME", "relative/dir")
-    assert resolve_cache_dir() == (
-        tmp_path / "home" / ".cache" / "keras_adapters"
-    )
+    assert resolve_cache_dir() == (tmp_path / "home" / ".cache" / "keras_adapters")
 
 
 def test_user_and_relative_paths_become_absolute(clean_env, tmp_path):
@@ -53,9 +48,7 @@ def test_bad_cache_dir(bad):
         resolve_cache_dir(bad)
 
 
-def test_cached_assets_reports_status(
-    monkeypatch, fake_wheel, make_fake_wheel, cache_dir
-):
+def test_cached_assets_reports_status(monkeypatch, fake_wheel, make_fake_wheel, cache_dir):
     assert cached_assets(cache_dir) == []
     other = make_fake_wheel(name="other_asset")
     monkeypatch.setattr(

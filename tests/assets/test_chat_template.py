@@ -62,8 +62,7 @@ def test_pinned_template_names_the_default_system_prompt():
         (
             [user("a"), {"role": "system", "content": "b"}],
             False,
-            SYSTEM + "<|im_start|>user\na<|im_end|>\n"
-            "<|im_start|>system\nb<|im_end|>\n",
+            SYSTEM + "<|im_start|>user\na<|im_end|>\n<|im_start|>system\nb<|im_end|>\n",
         ),
         # No messages: the loop emits nothing, not even the system turn.
         ([], True, "<|im_start|>assistant\n"),

@@ -10,10 +10,7 @@ from sentencepiece import sentencepiece_model_pb2
 
 from keras_adapters.assets import convert_gemma3_gguf
 from tests.assets.numpy_decoders import gemma3_logits
-from tests.assets.tiny_gemma3_gguf import CONFIG
-from tests.assets.tiny_gemma3_gguf import SCORES
-from tests.assets.tiny_gemma3_gguf import TOKENS
-from tests.assets.tiny_gemma3_gguf import write_tiny_gemma3_gguf
+from tests.assets.tiny_gemma3_gguf import CONFIG, SCORES, TOKENS, write_tiny_gemma3_gguf
 from tests.assets.tiny_gguf import write_tiny_llama_gguf
 
 convert_module = sys.modules["keras_adapters.assets.convert_gemma3_gguf"]
@@ -123,9 +120,7 @@ def test_keras_hub_logits_match_numpy_reference(tmp_path):
         "token_ids": np.array([TOKEN_IDS]),
         "padding_mask": np.ones((1, len(TOKEN_IDS)), "int32"),
     }
-    logits = np.asarray(
-        backbone.token_embedding(backbone(x), reverse=True)
-    )[0]
+    logits = np.asarray(backbone.token_embedding(backbone(x), reverse=True))[0]
     reference = gemma3_logits(stored, HP, TOKEN_IDS)
     assert np.abs(logits - reference).max() < 1e-4
     # The sliding window is exercised: other windows give other logits.
@@ -150,13 +145,9 @@ def test_sentencepiece_tokenizer(tmp_path):
 
     text = "hello world\nhello"
     expected = ["hello", "▁world", "\n", "hello"]
-    processor = sentencepiece.SentencePieceProcessor(
-        model_proto=proto.SerializeToString()
-    )
+    processor = sentencepiece.SentencePieceProcessor(model_proto=proto.SerializeToString())
     assert processor.encode(text, out_type=str) == expected
-    tokenizer = keras_hub.models.Gemma3Tokenizer(
-        proto=str(out / "tokenizer.model")
-    )
+    tokenizer = keras_hub.models.Gemma3Tokenizer(proto=str(out / "tokenizer.model"))
     ids = np.asarray(tokenizer(text)).tolist()
     assert [TOKENS[i] for i in ids] == expected
     assert tokenizer.detokenize(ids) == text
@@ -168,8 +159,7 @@ def test_sentencepiece_tokenizer(tmp_path):
     [
         (
             {"overrides": {"rope.freq_base": (10_000.0, "float32")}},
-            "`gemma3.rope.freq_base` must be 1000000.0 .*"
-            "Received: gemma3.rope.freq_base=10000.0",
+            "`gemma3.rope.freq_base` must be 1000000.0 .*Received: gemma3.rope.freq_base=10000.0",
         ),
         (
             {"overrides": {"attention.value_length": (16, "uint32")}},
@@ -177,8 +167,7 @@ def test_sentencepiece_tokenizer(tmp_path):
         ),
         (
             {"drop_tensors": ("blk.6.attn_q_norm.weight",)},
-            "do not match a 7-layer Gemma 3. Missing: "
-            "\\['blk.6.attn_q_norm.weight'\\]",
+            "do not match a 7-layer Gemma 3. Missing: \\['blk.6.attn_q_norm.weight'\\]",
         ),
         (
             {"extra_tensors": {"output.weight": np.zeros((38, 64), "f4")}},
@@ -194,9 +183,7 @@ def test_sentencepiece_tokenizer(tmp_path):
         ),
     ],
 )
-def test_bad_checkpoints_fail_clearly_and_write_nothing(
-    tmp_path, kwargs, message
-):
+def test_bad_checkpoints_fail_clearly_and_write_nothing(tmp_path, kwargs, message):
     path = tmp_path / "bad.gguf"
     write_tiny_gemma3_gguf(path, **kwargs)
     out = tmp_path / "out"

@@ -9,12 +9,14 @@ from safetensors.numpy import load_file
 from keras_adapters.assets import convert_llama_gguf
 from keras_adapters.assets.convert_llama_gguf import unpermute_rotary_rows
 from tests.assets.numpy_decoders import llama_logits
-from tests.assets.tiny_gguf import CONFIG
-from tests.assets.tiny_gguf import MERGES
-from tests.assets.tiny_gguf import TEMPLATE
-from tests.assets.tiny_gguf import TOKENS
-from tests.assets.tiny_gguf import llama_cpp_permute
-from tests.assets.tiny_gguf import write_tiny_llama_gguf
+from tests.assets.tiny_gguf import (
+    CONFIG,
+    MERGES,
+    TEMPLATE,
+    TOKENS,
+    llama_cpp_permute,
+    write_tiny_llama_gguf,
+)
 
 convert_module = sys.modules["keras_adapters.assets.convert_llama_gguf"]
 
@@ -38,9 +40,7 @@ def convert(tmp_path, **kwargs):
 
 
 def keras_hub_logits(folder, **kwargs):
-    backbone = keras_hub.models.Llama3Backbone.from_preset(
-        str(folder), **kwargs
-    )
+    backbone = keras_hub.models.Llama3Backbone.from_preset(str(folder), **kwargs)
     x = {
         "token_ids": TOKEN_IDS[None],
         "padding_mask": np.ones((1, len(TOKEN_IDS)), "int32"),
@@ -54,9 +54,7 @@ def test_unpermute_inverts_llama_cpp_permutation(heads):
     weight = np.random.default_rng(heads).normal(size=(heads * 8, 5))
     permuted = llama_cpp_permute(weight, heads)
     assert not np.array_equal(permuted, weight)
-    np.testing.assert_array_equal(
-        unpermute_rotary_rows(permuted, heads), weight
-    )
+    np.testing.assert_array_equal(unpermute_rotary_rows(permuted, heads), weight)
     with pytest.raises(ValueError, match=r"Received: shape=\(12, 5\)"):
         unpermute_rotary_rows(np.zeros((12, 5)), 4)
 
@@ -107,10 +105,7 @@ def test_tokenizer_files(tmp_path):
     assert tokenizer["model"]["type"] == "BPE"
     assert tokenizer["model"]["vocab"] == {t: i for i, t in enumerate(TOKENS)}
     assert tokenizer["model"]["merges"] == MERGES
-    added = {
-        t["content"]: (t["id"], t["special"])
-        for t in tokenizer["added_tokens"]
-    }
+    added = {t["content"]: (t["id"], t["special"]) for t in tokenizer["added_tokens"]}
     assert added == {
         "<|endoftext|>": (0, True),
         "<|im_start|>": (1, True),
@@ -153,9 +148,7 @@ def test_keras_hub_logits_match_numpy_reference(tmp_path, tied):
 
 
 def test_without_unpermuting_the_logits_disagree(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        convert_module, "unpermute_rotary_rows", lambda weight, heads: weight
-    )
+    monkeypatch.setattr(convert_module, "unpermute_rotary_rows", lambda weight, heads: weight)
     out, config, expected = convert(tmp_path)
     reference = llama_logits(expected["stored"], HP, TOKEN_IDS)
     logits = keras_hub_logits(out, layer_norm_epsilon=config["rms_norm_eps"])
@@ -176,11 +169,7 @@ def test_without_unpermuting_the_logits_disagree(tmp_path, monkeypatch):
             "\\['blk.1.ffn_up.weight'\\]. Unexpected: \\[\\]",
         ),
         (
-            {
-                "extra_tensors": {
-                    "blk.0.attn_q.bias": np.zeros(64, np.float32)
-                }
-            },
+            {"extra_tensors": {"blk.0.attn_q.bias": np.zeros(64, np.float32)}},
             "Missing: \\[\\]. Unexpected: \\['blk.0.attn_q.bias'\\]",
         ),
         (
@@ -201,9 +190,7 @@ def test_without_unpermuting_the_logits_disagree(tmp_path, monkeypatch):
         ),
     ],
 )
-def test_bad_checkpoints_fail_clearly_and_write_nothing(
-    tmp_path, kwargs, message
-):
+def test_bad_checkpoints_fail_clearly_and_write_nothing(tmp_path, kwargs, message):
     path = tmp_path / "bad.gguf"
     write_tiny_llama_gguf(path, **kwargs)
     out = tmp_path / "out"

@@ -2,9 +2,7 @@ import json
 
 import pytest
 
-from keras_adapters.assets.converted_cache import MARKER_NAME
-from keras_adapters.assets.converted_cache import converted_folder
-from keras_adapters.assets.converted_cache import converted_status
+from keras_adapters.assets.converted_cache import MARKER_NAME, converted_folder, converted_status
 
 SHA = "a" * 64
 

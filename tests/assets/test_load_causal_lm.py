@@ -1,4 +1,3 @@
-import hashlib
 import json
 import re
 import shutil
@@ -12,22 +11,20 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_adapters.assets import AssetFetchError
-from keras_adapters.assets import StartAwareLlama3CausalLMPreprocessor
-from keras_adapters.assets import apply_chat_template
-from keras_adapters.assets import convert_llama_gguf
-from keras_adapters.assets import fetch_asset
-from keras_adapters.assets import get_asset
-from keras_adapters.assets import list_causal_lm_presets
-from keras_adapters.assets import load_causal_lm_preset
-from keras_adapters.assets import read_gguf
+from keras_adapters.assets import (
+    AssetFetchError,
+    StartAwareLlama3CausalLMPreprocessor,
+    apply_chat_template,
+    convert_llama_gguf,
+    get_asset,
+    list_causal_lm_presets,
+    load_causal_lm_preset,
+    read_gguf,
+)
 from keras_adapters.assets.chat_template import SMOLLM2_CHAT_TEMPLATE
-from tests.assets.numpy_decoders import llama_logits
-from tests.assets.numpy_decoders import read_gguf_independently
-from tests.assets.tiny_gguf import CONFIG
+from tests.assets.numpy_decoders import llama_logits, read_gguf_independently
+from tests.assets.tiny_gguf import CONFIG, write_tiny_llama_gguf
 from tests.assets.tiny_presets import TinyPreset
-from tests.assets.tiny_gguf import TOKENS
-from tests.assets.tiny_gguf import write_tiny_llama_gguf
 
 load_module = sys.modules["keras_adapters.assets.load_causal_lm"]
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -87,9 +84,7 @@ def test_unknown_preset_and_bad_sequence_length():
 
 
 def test_tiny_preset_loads_as_causal_lm(tiny_preset):
-    causal_lm = load_causal_lm_preset(
-        "tiny_llama", cache_dir=tiny_preset.cache, sequence_length=16
-    )
+    causal_lm = load_causal_lm_preset("tiny_llama", cache_dir=tiny_preset.cache, sequence_length=16)
     assert type(causal_lm) is keras_hub.models.Llama3CausalLM
     backbone = causal_lm.backbone
     assert backbone.layer_norm_epsilon == CONFIG["eps"]
@@ -119,18 +114,13 @@ def test_preprocessor_class_is_registered(tiny_preset):
     causal_lm = load_causal_lm_preset("tiny_llama", cache_dir=tiny_preset.cache)
     assert type(causal_lm.preprocessor) is StartAwareLlama3CausalLMPreprocessor
     name = "keras_adapters>StartAwareLlama3CausalLMPreprocessor"
-    assert (
-        keras.saving.get_registered_object(name)
-        is StartAwareLlama3CausalLMPreprocessor
-    )
+    assert keras.saving.get_registered_object(name) is StartAwareLlama3CausalLMPreprocessor
     # Training-time packing is KerasHub's: no start token, an end token.
     x, _, _ = causal_lm.preprocessor(["hello"], sequence_length=4)
     assert np.asarray(x["token_ids"]).tolist() == [[16, 2, 0, 0]]
 
 
-def test_second_load_reuses_the_converted_folder_offline(
-    tiny_preset, monkeypatch
-):
+def test_second_load_reuses_the_converted_folder_offline(tiny_preset, monkeypatch):
     load_causal_lm_preset("tiny_llama", cache_dir=tiny_preset.cache)
     folder = tiny_preset.folder
     marker = json.loads((folder / ".keras_adapters_converted.json").read_text())
@@ -215,9 +205,7 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 def real_smollm2(tmp_path_factory):
     cache = tmp_path_factory.mktemp("real_llm_cache")
     start = time.perf_counter()
-    causal_lm = load_causal_lm_preset(
-        "smollm2_135m_instruct", cache_dir=cache, sequence_length=64
-    )
+    causal_lm = load_causal_lm_preset("smollm2_135m_instruct", cache_dir=cache, sequence_length=64)
     print(f"smollm2: fetch+convert+load {time.perf_counter() - start:.1f}s")
     return cache, causal_lm
 

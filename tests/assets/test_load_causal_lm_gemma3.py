@@ -8,13 +8,9 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_adapters.assets import convert_gemma3_gguf
-from keras_adapters.assets import get_asset
-from keras_adapters.assets import load_causal_lm_preset
-from tests.assets.numpy_decoders import gemma3_logits
-from tests.assets.numpy_decoders import read_gguf_independently
-from tests.assets.tiny_gemma3_gguf import CONFIG
-from tests.assets.tiny_gemma3_gguf import write_tiny_gemma3_gguf
+from keras_adapters.assets import convert_gemma3_gguf, get_asset, load_causal_lm_preset
+from tests.assets.numpy_decoders import gemma3_logits, read_gguf_independently
+from tests.assets.tiny_gemma3_gguf import CONFIG, write_tiny_gemma3_gguf
 from tests.assets.tiny_presets import TinyPreset
 
 load_module = sys.modules["keras_adapters.assets.load_causal_lm"]
@@ -30,9 +26,7 @@ HP = {
     "window": CONFIG["window"],
     "pattern": 6,
 }
-GEMMA3_SHA256 = (
-    "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-)
+GEMMA3_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
 
 @pytest.fixture
@@ -93,16 +87,12 @@ def test_tiny_gemma3_loads_as_causal_lm(tiny_gemma3):
     assert np.abs(logits_of(causal_lm, ids) - reference).max() < 1e-4
 
     # Gemma's tokenizer adds the start token: training and generation.
-    x, _, weights = causal_lm.preprocessor(
-        {"prompts": ["hello"], "responses": [" world"]}
-    )
+    x, _, weights = causal_lm.preprocessor({"prompts": ["hello"], "responses": [" world"]})
     # <bos> hello ▁world <eos>
     assert np.asarray(x["token_ids"])[0, :4].tolist() == [2, 22, 27, 1]
     # Only the response (and the end token) is trained on.
     assert np.asarray(weights)[0, :4].tolist() == [0, 1, 1, 0]
-    packed = causal_lm.preprocessor.generate_preprocess(
-        "hello", sequence_length=4
-    )
+    packed = causal_lm.preprocessor.generate_preprocess("hello", sequence_length=4)
     assert np.asarray(packed["token_ids"]).tolist() == [2, 22, 0, 0]
     causal_lm.compile(sampler="greedy")
     assert causal_lm.generate("hello", max_length=6).startswith("hello")
@@ -110,9 +100,7 @@ def test_tiny_gemma3_loads_as_causal_lm(tiny_gemma3):
     # Reused without converting again.
     shutil.rmtree(tiny_gemma3.cache / "assets")
     again = load_causal_lm_preset("tiny_gemma3", cache_dir=tiny_gemma3.cache)
-    np.testing.assert_array_equal(
-        logits_of(again, ids), logits_of(causal_lm, ids)
-    )
+    np.testing.assert_array_equal(logits_of(again, ids), logits_of(causal_lm, ids))
 
 
 def test_converted_weights_must_match_the_backbone(tiny_gemma3, tmp_path):
@@ -139,9 +127,7 @@ def test_converted_weights_must_match_the_backbone(tiny_gemma3, tmp_path):
 def real_gemma3(tmp_path_factory):
     cache = tmp_path_factory.mktemp("real_gemma3_cache")
     start = time.perf_counter()
-    causal_lm = load_causal_lm_preset(
-        "gemma3_270m", cache_dir=cache, sequence_length=64
-    )
+    causal_lm = load_causal_lm_preset("gemma3_270m", cache_dir=cache, sequence_length=64)
     print(f"gemma3: fetch+convert+load {time.perf_counter() - start:.1f}s")
     return cache, causal_lm
 
@@ -194,7 +180,9 @@ def test_real_gemma3_matches_numpy_reference(real_gemma3, tmp_path):
     with open(gguf_path, "wb") as out:
         for i in range(4):
             part = (
-                cache / "assets" / f"gemma3_270m_part{i + 1}"
+                cache
+                / "assets"
+                / f"gemma3_270m_part{i + 1}"
                 / f"gemma-3-270m-q4_k_m.gguf.part{i:02d}"
             )
             out.write(part.read_bytes())
@@ -210,9 +198,7 @@ def test_real_gemma3_matches_numpy_reference(real_gemma3, tmp_path):
         "window": int(metadata["gemma3.attention.sliding_window"]),
         "pattern": 6,
     }
-    x = causal_lm.preprocessor.generate_preprocess(
-        "The capital of France is", sequence_length=8
-    )
+    x = causal_lm.preprocessor.generate_preprocess("The capital of France is", sequence_length=8)
     ids = np.asarray(x["token_ids"])[np.asarray(x["padding_mask"])]
     assert ids[0] == 2  # <bos>
     logits = logits_of(causal_lm, ids)

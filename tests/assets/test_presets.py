@@ -7,9 +7,7 @@ import time
 
 import pytest
 
-from keras_adapters.assets import cached_assets
-from keras_adapters.assets import fetch_asset
-from keras_adapters.assets import get_asset
+from keras_adapters.assets import cached_assets, fetch_asset, get_asset
 
 
 @pytest.mark.slow
@@ -38,7 +36,5 @@ def test_real_fetch_then_offline_reuse(name, tmp_path, monkeypatch):
         assert config["hidden_size"] == 384
         assert (folder / "model.safetensors").stat().st_size == 90868376
     else:
-        header = bz2.open(
-            folder / "rotten_tomatoes_corpus_full.csv.bz2", "rt"
-        ).readline()
+        header = bz2.open(folder / "rotten_tomatoes_corpus_full.csv.bz2", "rt").readline()
         assert header.strip() == "category,text,movie_name,has_plot_and_reviews"

@@ -2,10 +2,7 @@ import numpy as np
 import pytest
 
 from keras_adapters.assets import read_gguf
-from tests.assets.tiny_gguf import CONFIG
-from tests.assets.tiny_gguf import TEMPLATE
-from tests.assets.tiny_gguf import TOKENS
-from tests.assets.tiny_gguf import write_tiny_llama_gguf
+from tests.assets.tiny_gguf import CONFIG, TEMPLATE, TOKENS, write_tiny_llama_gguf
 
 
 @pytest.fixture
@@ -21,9 +18,7 @@ def test_metadata_values_are_plain_python(tiny):
     assert metadata["llama.block_count"] == 2
     assert type(metadata["llama.block_count"]) is int
     # Stored as float32: the float64 value is float32(0.05).
-    assert metadata["llama.attention.layer_norm_rms_epsilon"] == float(
-        np.float32(CONFIG["eps"])
-    )
+    assert metadata["llama.attention.layer_norm_rms_epsilon"] == float(np.float32(CONFIG["eps"]))
     assert type(metadata["llama.rope.freq_base"]) is float
     assert metadata["tokenizer.ggml.add_bos_token"] is False
     assert metadata["tokenizer.ggml.tokens"] == TOKENS

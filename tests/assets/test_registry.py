@@ -1,10 +1,6 @@
 import pytest
 
-from keras_adapters.assets import AssetRecord
-from keras_adapters.assets import get_asset
-from keras_adapters.assets import list_assets
-from keras_adapters.assets import register_asset
-from keras_adapters.assets import registry
+from keras_adapters.assets import AssetRecord, get_asset, list_assets, register_asset, registry
 
 
 @pytest.fixture(autouse=True)

@@ -34,9 +34,7 @@ SPECIALS = [
 CHARS = ["▁", "a", "d", "e", "h", "l", "o", "r", "w"]
 MERGED = ["he", "ll", "llo", "hello", "▁w", "or", "▁wor", "ld", "▁world"]
 TOKENS = SPECIALS + ["\n"] + CHARS + MERGED + list("bcfgikmnps")
-TOKEN_TYPES = [3] * len(SPECIALS) + [4] + [1] * (
-    len(TOKENS) - len(SPECIALS) - 1
-)
+TOKEN_TYPES = [3] * len(SPECIALS) + [4] + [1] * (len(TOKENS) - len(SPECIALS) - 1)
 # SentencePiece BPE merges the pair whose merged piece scores highest.
 SCORES = [-1000.0] * (len(SPECIALS) + 1) + [
     -float(i) for i in range(1, len(TOKENS) - len(SPECIALS))

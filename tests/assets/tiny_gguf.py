@@ -34,13 +34,7 @@ MERGES = [
     "l d",
     "Ġwor ld",
 ]
-TOKENS = (
-    SPECIALS
-    + CHARS
-    + ["".join(m.split(" ")) for m in MERGES]
-    + ["<tool>"]
-    + list("bcfgikmnp")
-)
+TOKENS = SPECIALS + CHARS + ["".join(m.split(" ")) for m in MERGES] + ["<tool>"] + list("bcfgikmnp")
 TOKEN_TYPES = [3, 3, 3] + [1] * (len(CHARS) + len(MERGES)) + [4] + [1] * 9
 TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
@@ -183,9 +177,7 @@ def write_tiny_llama_gguf(
         qtype = QUANTIZED.get(name, Q.F32)
         data = gguf.quants.quantize(written, qtype)
         writer.add_tensor(name, data, raw_dtype=qtype)
-        stored[name] = gguf.quants.dequantize(data, qtype).reshape(
-            written.shape
-        )
+        stored[name] = gguf.quants.dequantize(data, qtype).reshape(written.shape)
         # Rows quantise independently, so the permutation commutes.
         expected[hf_name] = gguf.quants.dequantize(
             gguf.quants.quantize(weight, qtype), qtype

@@ -56,9 +56,7 @@ class TinyPreset:
         self.use(self.row)
 
     def use(self, row):
-        self.monkeypatch.setitem(
-            load_module._CAUSAL_LM_PRESETS, self.name, row
-        )
+        self.monkeypatch.setitem(load_module._CAUSAL_LM_PRESETS, self.name, row)
 
     @property
     def folder(self):

@@ -3,11 +3,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from keras_adapters import attention
-from keras_adapters.layers import PrefixAttention
-from keras_adapters.layers import PrefixEncoder
+from keras_adapters.layers import PrefixAttention, PrefixEncoder
 from tests.support.numpy_reference import softmax
 
 RNG = np.random.default_rng(0)
@@ -93,7 +93,7 @@ def test_grouped_query_prefixes_match_numpy():
 def test_the_attend_method_is_restored_when_the_call_fails():
     layer, prefix = _layer_and_prefix()
     wrapped = PrefixAttention(layer, adapters={"p": prefix})
-    with pytest.raises(Exception):
+    with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
         wrapped(np.zeros((1, 3, 7), "float32"))  # wrong feature size
     assert "_compute_attention" not in layer.__dict__
 
@@ -138,7 +138,9 @@ def test_registry_lookup_and_errors():
 
     layer = keras_hub.layers.CachedMultiHeadAttention(num_heads=1, key_dim=2)
     assert attention.find_attention_spec(layer).attention_class is cached
-    with pytest.raises(ValueError, match="Dense, which has no attention spec. Supported attention classes: "):
+    with pytest.raises(
+        ValueError, match="Dense, which has no attention spec. Supported attention classes: "
+    ):
         attention.get_attention_spec(keras.layers.Dense(2), "Prefix tuning")
     with pytest.raises(ValueError, match="already registered"):
         attention.register_attention_spec(GROUPED)
@@ -155,7 +157,9 @@ def test_registry_lookup_and_errors():
 )
 def test_bad_records_are_refused(overrides, message):
     fields = dict(
-        attention_class=GroupedAttention, kv_shape=GROUPED.kv_shape, arguments=("q", "k", "v", "mask")
+        attention_class=GroupedAttention,
+        kv_shape=GROUPED.kv_shape,
+        arguments=("q", "k", "v", "mask"),
     )
     with pytest.raises(ValueError, match=message):
         attention.AttentionSpec(**{**fields, **overrides})

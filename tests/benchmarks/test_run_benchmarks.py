@@ -52,10 +52,23 @@ def test_quick_run_writes_tables_and_ratios(tmp_path):
     )
     raw = tmp_path / "results.json"
     command = [
-        sys.executable, str(SCRIPT), "--quick",
-        "--methods", "full,lora", "--inference", "base,lora_merged",
-        "--steps", "2", "--warmup", "1", "--jobs", "2",
-        "--output", str(output), "--json", str(raw),
+        sys.executable,
+        str(SCRIPT),
+        "--quick",
+        "--methods",
+        "full,lora",
+        "--inference",
+        "base,lora_merged",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--jobs",
+        "2",
+        "--output",
+        str(output),
+        "--json",
+        str(raw),
     ]
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
@@ -72,7 +85,10 @@ def test_quick_run_writes_tables_and_ratios(tmp_path):
     training = _section(text, "Training step")
     header = _row(training, "Method")
     assert header[1:5] == [
-        "Step, XLA off (ms ±IQR)", "÷ full", "Step, XLA on (ms ±IQR)", "÷ full",
+        "Step, XLA off (ms ±IQR)",
+        "÷ full",
+        "Step, XLA on (ms ±IQR)",
+        "÷ full",
     ]
     full, lora = _row(training, "Full fine-tuning"), _row(training, "LoRA r=8 (ours)")
     assert full[2] == full[4] == "1.00"
@@ -109,13 +125,19 @@ def test_quick_run_writes_tables_and_ratios(tmp_path):
     assert again.read_text().split(latest)[1] == text.split(latest)[1].split("\n## Notes")[0]
 
     results = json.loads(raw.read_text())["results"]
-    assert sorted(results) == sorted([
-        "train:full:off", "train:full:on", "train:lora:off", "train:lora:on",
-        "infer:base", "infer:lora_merged",
-    ])
-    assert results["train:lora:on"]["trainable_params"] < results["train:full:on"][
-        "trainable_params"
-    ]
+    assert sorted(results) == sorted(
+        [
+            "train:full:off",
+            "train:full:on",
+            "train:lora:off",
+            "train:lora:on",
+            "infer:base",
+            "infer:lora_merged",
+        ]
+    )
+    assert (
+        results["train:lora:on"]["trainable_params"] < results["train:full:on"]["trainable_params"]
+    )
     assert all(r["peak_rss_mib"] > 100 for r in results.values())
     assert len(results["train:full:off"]["times_s"]) == 2
 

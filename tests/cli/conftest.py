@@ -8,7 +8,20 @@ import pytest
 from keras_adapters.cli import run_files
 from keras_adapters.models import MeanPooledTextClassifier
 
-WORDS = ["good", "great", "fun", "moving", "bad", "dull", "boring", "awful", "film", "plot", "a", "the"]
+WORDS = [
+    "good",
+    "great",
+    "fun",
+    "moving",
+    "bad",
+    "dull",
+    "boring",
+    "awful",
+    "film",
+    "plot",
+    "a",
+    "the",
+]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
 
 
@@ -17,11 +30,17 @@ def tiny_classifier(backbone_preset, sequence_length, num_classes, cache_dir=Non
 
     keras.utils.set_random_seed(0)
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_dim=8,
-        intermediate_dim=16, max_sequence_length=32,
+        vocabulary_size=len(VOCAB),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=32,
     )
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=VOCAB)
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
+    preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    )
     return MeanPooledTextClassifier(backbone, num_classes=num_classes, preprocessor=preprocessor)
 
 

@@ -9,16 +9,48 @@ from keras_adapters.cli.main import main
 
 
 def _train(tmp_path, csv_path, *extra):
-    return main([
-        "train", "--data", str(csv_path), "--text-column", "review", "--label-column", "sentiment",
-        "--sequence-length", "8", "--batch-size", "8", "--epochs", "2", "--train-examples", "0",
-        "--output-dir", str(tmp_path / "run"), "--verbose", "0", "--no-xla", *extra,
-    ])
+    return main(
+        [
+            "train",
+            "--data",
+            str(csv_path),
+            "--text-column",
+            "review",
+            "--label-column",
+            "sentiment",
+            "--sequence-length",
+            "8",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "2",
+            "--train-examples",
+            "0",
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--verbose",
+            "0",
+            "--no-xla",
+            *extra,
+        ]
+    )
 
 
 @pytest.mark.parametrize("method", ["lora", "houlsby", "full"])
 def test_train_writes_a_complete_run(method, tmp_path, tiny_preset, sentiment_csv):
-    assert _train(tmp_path, sentiment_csv, "--method", method, "--bottleneck-dim", "2", "--learning-rate", "1e-2") == 0
+    assert (
+        _train(
+            tmp_path,
+            sentiment_csv,
+            "--method",
+            method,
+            "--bottleneck-dim",
+            "2",
+            "--learning-rate",
+            "1e-2",
+        )
+        == 0
+    )
     run = tmp_path / "run"
     expected = {"run_config.json", "metrics.json", "training_curve.png", "saved_model"}
     expected.add("model.weights.h5" if method == "full" else "adapter")
@@ -38,7 +70,10 @@ def test_train_writes_a_complete_run(method, tmp_path, tiny_preset, sentiment_cs
 def test_export_and_predict_from_the_run(tmp_path, tiny_preset, sentiment_csv, capsys):
     assert _train(tmp_path, sentiment_csv, "--learning-rate", "1e-2") == 0
     run = tmp_path / "run"
-    assert main(["export", str(run), "--output", str(tmp_path / "sm"), "--adapters", "switchable"]) == 0
+    assert (
+        main(["export", str(run), "--output", str(tmp_path / "sm"), "--adapters", "switchable"])
+        == 0
+    )
     capsys.readouterr()
     assert main(["predict", "--json", str(tmp_path / "sm"), "a great film", "a dull plot"]) == 0
     served = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -46,7 +81,9 @@ def test_export_and_predict_from_the_run(tmp_path, tiny_preset, sentiment_csv, c
     keras_side = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     for a, b in zip(served, keras_side):
         assert a["label"] == b["label"]
-        np.testing.assert_allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-3)
+        np.testing.assert_allclose(
+            list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-3
+        )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +98,9 @@ def test_export_and_predict_from_the_run(tmp_path, tiny_preset, sentiment_csv, c
         (["--data", "no_such_preset"], "no_such_preset"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(args, message, tmp_path, tiny_preset, sentiment_csv, capsys):
+def test_bad_input_exits_2_with_a_clear_message(
+    args, message, tmp_path, tiny_preset, sentiment_csv, capsys
+):
     code = main(["train", "--output-dir", str(tmp_path / "run"), "--verbose", "0", *args])
     assert code == 2
     assert message in capsys.readouterr().err
@@ -94,7 +133,9 @@ def test_foreign_directory_is_never_replaced(tmp_path, tiny_preset, sentiment_cs
     assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
 
 
-def test_failure_midway_leaves_no_output_directory(tmp_path, tiny_preset, sentiment_csv, monkeypatch):
+def test_failure_midway_leaves_no_output_directory(
+    tmp_path, tiny_preset, sentiment_csv, monkeypatch
+):
     import keras_adapters.cli.train_command as train_command
 
     def broken(*args, **kwargs):
@@ -119,7 +160,15 @@ def test_predict_needs_texts_and_a_model(tmp_path, capsys, monkeypatch):
 def test_info_lists_methods_backbones_and_presets(capsys, tmp_path):
     assert main(["info", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for expected in ("lora", "houlsby", "BertBackbone", "RobertaBackbone", "minilm_l6", "rotten_tomatoes", "nothing cached"):
+    for expected in (
+        "lora",
+        "houlsby",
+        "BertBackbone",
+        "RobertaBackbone",
+        "minilm_l6",
+        "rotten_tomatoes",
+        "nothing cached",
+    ):
         assert expected in out
 
 

@@ -31,7 +31,11 @@ print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
 
 
 def _cli(*args, timeout=900):
-    script = [sys.executable, "-c", "import sys, keras_adapters_cli; sys.exit(keras_adapters_cli.main())"]
+    script = [
+        sys.executable,
+        "-c",
+        "import sys, keras_adapters_cli; sys.exit(keras_adapters_cli.main())",
+    ]
     result = subprocess.run(script + list(args), capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -41,8 +45,17 @@ def _cli(*args, timeout=900):
 def test_train_export_and_serve_real_minilm(tmp_path):
     run = tmp_path / "run"
     out = _cli(
-        "train", "--train-examples", "640", "--epochs", "1", "--sequence-length", "48",
-        "--verbose", "2", "--output-dir", str(run),
+        "train",
+        "--train-examples",
+        "640",
+        "--epochs",
+        "1",
+        "--sequence-length",
+        "48",
+        "--verbose",
+        "2",
+        "--output-dir",
+        str(run),
     )
     assert "test accuracy" in out and "trainable" in out
     metrics = json.loads((run / "metrics.json").read_text())
@@ -56,11 +69,17 @@ def test_train_export_and_serve_real_minilm(tmp_path):
     _cli("export", str(run), "--output", str(exported))
     fresh = subprocess.run(
         [sys.executable, "-I", "-c", FRESH_PROCESS, str(exported), json.dumps(TEXTS)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert fresh.returncode == 0, fresh.stderr[-3000:]
     served = json.loads(fresh.stdout.strip().splitlines()[-1])
-    keras_side = [json.loads(line) for line in _cli("predict", "--json", str(run), *TEXTS).splitlines() if line.startswith("{")]
+    keras_side = [
+        json.loads(line)
+        for line in _cli("predict", "--json", str(run), *TEXTS).splitlines()
+        if line.startswith("{")
+    ]
     for served_probs, label, row in zip(served["probabilities"], served["label"], keras_side):
         np.testing.assert_allclose(served_probs, list(row["probabilities"].values()), atol=1e-4)
         assert label == row["label"]

@@ -23,10 +23,7 @@ TOMATO_ROWS = [
     ("fresh", "An instant classic."),
     ("rotten", "Forgettable."),
     ("plot", "Another plot summary."),
-] + [
-    (("fresh", "rotten")[i % 2], f"Review number {i} of a fine film.")
-    for i in range(40)
-]
+] + [(("fresh", "rotten")[i % 2], f"Review number {i} of a fine film.") for i in range(40)]
 
 
 @pytest.fixture

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from keras_adapters.data import TextClassificationData
-from keras_adapters.data import list_dataset_presets
-from keras_adapters.data import load_text_classification
-from keras_adapters.data import normalize_text
+from keras_adapters.data import (
+    TextClassificationData,
+    list_dataset_presets,
+    load_text_classification,
+    normalize_text,
+)
 
 SPLITS = ("train", "validation", "test")
 
@@ -57,9 +59,7 @@ def test_csv_with_string_labels(write_csv):
     assert sum(len(getattr(data, s)) for s in SPLITS) == 200
     assert all(len(getattr(data, s)) > 0 for s in SPLITS)
     assert_disjoint(data)
-    assert data.source.startswith("file:") and data.source.endswith(
-        "reviews.csv"
-    )
+    assert data.source.startswith("file:") and data.source.endswith("reviews.csv")
     assert "dropped 1 duplicates" in data.notes[0]
     label_of = dict(rows)
     for name in SPLITS:
@@ -71,20 +71,12 @@ def test_csv_with_string_labels(write_csv):
 def test_same_result_for_csv_and_jsonl_and_pathlike(write_csv, write_jsonl):
     rows = review_rows(120)
     csv_path = write_csv("r.csv", ["text", "label"], rows)
-    jsonl_path = write_jsonl(
-        "r.jsonl", [{"text": t, "label": y} for t, y in reversed(rows)]
-    )
-    a = load_text_classification(
-        str(csv_path), validation_fraction=0.2, test_fraction=0.2
-    )
-    b = load_text_classification(
-        jsonl_path, validation_fraction=0.2, test_fraction=0.2
-    )
+    jsonl_path = write_jsonl("r.jsonl", [{"text": t, "label": y} for t, y in reversed(rows)])
+    a = load_text_classification(str(csv_path), validation_fraction=0.2, test_fraction=0.2)
+    b = load_text_classification(jsonl_path, validation_fraction=0.2, test_fraction=0.2)
     for name in SPLITS:
         assert getattr(a, name).texts == getattr(b, name).texts
-        np.testing.assert_array_equal(
-            getattr(a, name).labels, getattr(b, name).labels
-        )
+        np.testing.assert_array_equal(getattr(a, name).labels, getattr(b, name).labels)
 
 
 def test_label_names_order_string_labels(write_csv):
@@ -98,9 +90,7 @@ def test_label_names_order_string_labels(write_csv):
 def test_integer_labels_and_renaming(write_jsonl):
     rows = [{"body": f"text {i}", "y": i % 3} for i in range(90)]
     path = write_jsonl("r.jsonl", rows)
-    data = load_text_classification(
-        str(path), text_column="body", label_column="y"
-    )
+    data = load_text_classification(str(path), text_column="body", label_column="y")
     assert data.label_names == ("0", "1", "2")
     named = load_text_classification(
         str(path),
@@ -165,9 +155,7 @@ def test_tfds_keeps_test_split_and_removes_overlap(mock_tfds_splits):
         {"text": "test review 0", "label": 0},
     ]
     with mock_tfds_splits({"train": train, "test": test}):
-        data = load_text_classification(
-            "tfds:imdb_reviews", validation_fraction=0.2
-        )
+        data = load_text_classification("tfds:imdb_reviews", validation_fraction=0.2)
     assert data.source == "tfds:imdb_reviews"
     assert data.label_names == ("neg", "pos")
     assert sorted(data.test.texts) == sorted(
@@ -182,15 +170,9 @@ def test_tfds_keeps_test_split_and_removes_overlap(mock_tfds_splits):
 
 def test_tfds_glue_uses_validation_when_test_is_hidden(mock_tfds_splits):
     splits = {
-        "train": [
-            {"sentence": f"s {i}", "label": i % 2, "idx": i} for i in range(40)
-        ],
-        "validation": [
-            {"sentence": f"v {i}", "label": i % 2, "idx": i} for i in range(8)
-        ],
-        "test": [
-            {"sentence": f"t {i}", "label": -1, "idx": i} for i in range(8)
-        ],
+        "train": [{"sentence": f"s {i}", "label": i % 2, "idx": i} for i in range(40)],
+        "validation": [{"sentence": f"v {i}", "label": i % 2, "idx": i} for i in range(8)],
+        "test": [{"sentence": f"t {i}", "label": -1, "idx": i} for i in range(8)],
     }
     with mock_tfds_splits(splits):
         data = load_text_classification("tfds:glue/sst2")
@@ -200,11 +182,7 @@ def test_tfds_glue_uses_validation_when_test_is_hidden(mock_tfds_splits):
 
 
 def test_tfds_without_test_split_carves_one(mock_tfds_splits):
-    splits = {
-        "train": [
-            {"sentence": f"s {i}", "label": i % 2, "idx": i} for i in range(200)
-        ]
-    }
+    splits = {"train": [{"sentence": f"s {i}", "label": i % 2, "idx": i} for i in range(200)]}
     with mock_tfds_splits(splits):
         data = load_text_classification("tfds:glue/sst2", test_fraction=0.2)
     assert all(len(getattr(data, s)) for s in SPLITS)
@@ -215,9 +193,7 @@ def test_tfds_without_test_split_carves_one(mock_tfds_splits):
 def test_tfds_plain_mock_data_has_identical_splits():
     # `mock_data` (USE_CODE) yields the same examples for every split, so
     # every training text is also a test text: a clear error, not a leak.
-    with tfds.testing.mock_data(
-        num_examples=20, policy=tfds.testing.MockPolicy.USE_CODE
-    ):
+    with tfds.testing.mock_data(num_examples=20, policy=tfds.testing.MockPolicy.USE_CODE):
         with pytest.raises(ValueError) as info:
             load_text_classification("tfds:imdb_reviews")
     message = str(info.value)
@@ -267,13 +243,9 @@ def test_bad_arguments_fail_before_reading(kwargs, match, tmp_path):
 
 def test_file_errors(write_csv, write_jsonl, tmp_path):
     path = write_csv("r.csv", ["review", "label"], review_rows(10))
-    with pytest.raises(
-        ValueError, match=r"Columns found: \['review', 'label'\]"
-    ):
+    with pytest.raises(ValueError, match=r"Columns found: \['review', 'label'\]"):
         load_text_classification(str(path))
-    mixed = write_jsonl(
-        "m.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": "pos"}]
-    )
+    mixed = write_jsonl("m.jsonl", [{"text": "a", "label": 1}, {"text": "b", "label": "pos"}])
     with pytest.raises(ValueError, match="mix integers and strings"):
         load_text_classification(str(mixed))
     with pytest.raises(FileNotFoundError):
@@ -287,20 +259,14 @@ def test_empty_data_and_empty_splits(write_csv):
     blanks = write_csv("blank.csv", ["text", "label"], [["  ", "a"], ["", "b"]])
     with pytest.raises(ValueError, match="No text is left"):
         load_text_classification(str(blanks))
-    conflicts = write_csv(
-        "c.csv", ["text", "label"], [["same", "a"], ["SAME", "b"]]
-    )
+    conflicts = write_csv("c.csv", ["text", "label"], [["same", "a"], ["SAME", "b"]])
     with pytest.raises(ValueError, match="conflicting labels"):
         load_text_classification(str(conflicts))
-    tiny = write_csv(
-        "tiny.csv", ["text", "label"], [["one", "a"], ["two", "b"]]
-    )
+    tiny = write_csv("tiny.csv", ["text", "label"], [["one", "a"], ["two", "b"]])
     with pytest.raises(ValueError, match=r"split is empty.*Received: source="):
         load_text_classification(str(tiny))
     path = write_csv("r.csv", ["text", "label"], review_rows(50))
-    with pytest.raises(
-        ValueError, match="validation split is empty.*validation_fraction=0"
-    ):
+    with pytest.raises(ValueError, match="validation split is empty.*validation_fraction=0"):
         load_text_classification(str(path), validation_fraction=0)
 
 

@@ -35,9 +35,7 @@ def test_jsonl_with_blank_lines(write_jsonl):
     assert read_labelled_file(path, "text", "label") == (["one", "two"], [1, 0])
 
 
-@pytest.mark.parametrize(
-    "suffix, opener", [(".gz", gzip.open), (".bz2", bz2.open)]
-)
+@pytest.mark.parametrize("suffix, opener", [(".gz", gzip.open), (".bz2", bz2.open)])
 def test_compressed_files(tmp_path, suffix, opener):
     path = tmp_path / f"data.csv{suffix}"
     with opener(path, "wt", encoding="utf-8") as f:
@@ -70,9 +68,7 @@ def test_missing_csv_column_lists_columns(write_csv):
 
 
 def test_missing_jsonl_key_lists_keys(write_jsonl):
-    path = write_jsonl(
-        "a.jsonl", [{"text": "a", "label": 1}, {"text": "b", "stars": 2}]
-    )
+    path = write_jsonl("a.jsonl", [{"text": "a", "label": 1}, {"text": "b", "stars": 2}])
     with pytest.raises(ValueError) as info:
         read_labelled_file(path, "text", "label")
     message = str(info.value)

@@ -18,9 +18,7 @@ def no_network(monkeypatch):
 
 
 def test_mocked_imdb_reviews_random_data():
-    with tfds.testing.mock_data(
-        num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE
-    ):
+    with tfds.testing.mock_data(num_examples=6, policy=tfds.testing.MockPolicy.USE_CODE):
         train, test, names = read_tfds("imdb_reviews")
     assert names == ("neg", "pos")
     assert len(train[0]) == 6 and len(test[0]) == 6
@@ -29,9 +27,7 @@ def test_mocked_imdb_reviews_random_data():
 
 
 def test_glue_sst2_maps_sentence_feature():
-    with tfds.testing.mock_data(
-        num_examples=5, policy=tfds.testing.MockPolicy.USE_CODE
-    ):
+    with tfds.testing.mock_data(num_examples=5, policy=tfds.testing.MockPolicy.USE_CODE):
         train, test, names = read_tfds("glue/sst2")
     assert names == ("negative", "positive")
     assert len(train[0]) == 5 and all(isinstance(t, str) for t in train[0])
@@ -39,10 +35,7 @@ def test_glue_sst2_maps_sentence_feature():
 
 def test_unlabelled_test_split_falls_back_to_validation(mock_tfds_splits):
     splits = {
-        "train": [
-            {"sentence": f"train {i}", "label": i % 2, "idx": i}
-            for i in range(6)
-        ],
+        "train": [{"sentence": f"train {i}", "label": i % 2, "idx": i} for i in range(6)],
         "validation": [{"sentence": "dev a", "label": 1, "idx": 0}],
         "test": [{"sentence": "hidden", "label": -1, "idx": 0}],
     }
@@ -63,9 +56,7 @@ def test_no_labelled_test_or_validation_gives_none(mock_tfds_splits):
 
 
 def test_explicit_columns_and_bad_column():
-    with tfds.testing.mock_data(
-        num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE
-    ):
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
         train, _, _ = read_tfds("glue/sst2", text_column="sentence")
         assert len(train[0]) == 3
         with pytest.raises(ValueError) as info:

@@ -4,9 +4,7 @@ import random
 import numpy as np
 import pytest
 
-from keras_adapters.data import DeduplicatedSplit
-from keras_adapters.data import deduplicated_split
-from keras_adapters.data import normalize_text
+from keras_adapters.data import DeduplicatedSplit, deduplicated_split, normalize_text
 
 
 def as_pairs(split):
@@ -16,7 +14,7 @@ def as_pairs(split):
 def reference_assignment(text, seed, validation_fraction, test_fraction):
     """The documented rule, written out independently."""
     key = " ".join(text.lower().split())
-    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
     u = int(digest[:16], 16) / 2**64
     if u < test_fraction:
         return "test"
@@ -122,10 +120,7 @@ def test_seed_changes_assignment_and_splits_are_hash_ordered():
     a = deduplicated_split(texts, labels, 0.2, 0.2, seed=0)
     b = deduplicated_split(texts, labels, 0.2, 0.2, seed=1)
     assert set(a.test.texts) != set(b.test.texts)
-    order = [
-        hashlib.sha256(f"0:{normalize_text(t)}".encode()).digest()
-        for t in a.train.texts
-    ]
+    order = [hashlib.sha256(f"0:{normalize_text(t)}".encode()).digest() for t in a.train.texts]
     assert order == sorted(order)
     assert a.train.labels.dtype == np.int32
 
@@ -175,7 +170,5 @@ def test_bad_inputs(texts, labels, seed, match):
 
 
 def test_accepts_numpy_labels():
-    result = deduplicated_split(
-        ["a", "b", "c"], np.array([0, 1, 2], np.int64), 0.0, 0.0, seed=0
-    )
+    result = deduplicated_split(["a", "b", "c"], np.array([0, 1, 2], np.int64), 0.0, 0.0, seed=0)
     assert sorted(as_pairs(result.train)) == [("a", 0), ("b", 1), ("c", 2)]

@@ -2,15 +2,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_adapters.data import TextClassificationData
-from keras_adapters.data import TextSplit
+from keras_adapters.data import TextClassificationData, TextSplit
 
 
 def make_data(n_train=10):
     return TextClassificationData(
-        train=TextSplit(
-            [f"train {i}" for i in range(n_train)], np.arange(n_train) % 2
-        ),
+        train=TextSplit([f"train {i}" for i in range(n_train)], np.arange(n_train) % 2),
         validation=TextSplit(["val a", "val b", "val c"], [0, 1, 1]),
         test=TextSplit(["test a"], np.array([1], np.int64)),
         label_names=["neg", "pos"],
@@ -50,13 +47,9 @@ def test_data_validates_label_names_and_splits():
     data = make_data()
     assert data.label_names == ("neg", "pos") and data.num_labels == 2
     with pytest.raises(ValueError, match="label id 1.*label_names"):
-        TextClassificationData(
-            data.train, data.validation, data.test, ("only",), "x"
-        )
+        TextClassificationData(data.train, data.validation, data.test, ("only",), "x")
     with pytest.raises(ValueError, match="label_names"):
-        TextClassificationData(
-            data.train, data.validation, data.test, "ab", "x"
-        )
+        TextClassificationData(data.train, data.validation, data.test, "ab", "x")
     with pytest.raises(ValueError, match="`validation` must be"):
         TextClassificationData(data.train, ["x"], data.test, ("a", "b"), "x")
 

@@ -20,7 +20,9 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
-BLOCK = re.compile(r"^(<!-- docs-test: skip[^\n]*-->\n)?```(python|bash)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+BLOCK = re.compile(
+    r"^(<!-- docs-test: skip[^\n]*-->\n)?```(python|bash)\n(.*?)^```", re.DOTALL | re.MULTILINE
+)
 
 
 def _blocks(path):

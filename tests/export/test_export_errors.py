@@ -10,12 +10,14 @@ import tensorflow as tf
 
 import keras_adapters
 import keras_adapters.export
-from tests.export.text_classifiers import LABEL_NAMES
-from tests.export.text_classifiers import assert_unchanged
-from tests.export.text_classifiers import call_logits
-from tests.export.text_classifiers import make_text_classifier
-from tests.export.text_classifiers import randomized
-from tests.export.text_classifiers import snapshot
+from tests.export.text_classifiers import (
+    LABEL_NAMES,
+    assert_unchanged,
+    call_logits,
+    make_text_classifier,
+    randomized,
+    snapshot,
+)
 
 LORA = keras_adapters.LoraConfig(rank=2, modules_to_save=["logits"])
 

@@ -9,15 +9,17 @@ import tensorflow as tf
 import keras_adapters
 import keras_adapters.export
 from keras_adapters.layers import AdapterWrapper
-from tests.export.text_classifiers import LABEL_NAMES
-from tests.export.text_classifiers import TEXTS
-from tests.export.text_classifiers import assert_unchanged
-from tests.export.text_classifiers import call_logits
-from tests.export.text_classifiers import make_text_classifier
-from tests.export.text_classifiers import predict_logits
-from tests.export.text_classifiers import randomized
-from tests.export.text_classifiers import snapshot
-from tests.export.text_classifiers import verify_concurrently
+from tests.export.text_classifiers import (
+    LABEL_NAMES,
+    TEXTS,
+    assert_unchanged,
+    call_logits,
+    make_text_classifier,
+    predict_logits,
+    randomized,
+    snapshot,
+    verify_concurrently,
+)
 
 LORA = keras_adapters.LoraConfig(rank=2, modules_to_save=["logits"])
 HOULSBY = keras_adapters.HoulsbyConfig(bottleneck_dim=2)

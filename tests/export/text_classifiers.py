@@ -4,11 +4,9 @@ import keras
 import keras_hub
 import numpy as np
 
+from keras_adapters.layers import AdapterWrapper, LoraWrapper
 from keras_adapters.planning.model_context import ModelContext
-from keras_adapters.layers import AdapterWrapper
-from keras_adapters.layers import LoraWrapper
-from tests.support.tiny_models import randomize_adapters
-from tests.support.tiny_models import weights_by_path
+from tests.support.tiny_models import randomize_adapters, weights_by_path
 
 VOCABULARY = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",

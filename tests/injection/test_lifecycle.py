@@ -5,10 +5,12 @@ import pytest
 
 import keras_adapters
 from keras_adapters.layers import AdapterWrapper
-from tests.support.tiny_models import make_classifier
-from tests.support.tiny_models import make_inputs
-from tests.support.tiny_models import randomize_adapters
-from tests.support.tiny_models import weights_by_path
+from tests.support.tiny_models import (
+    make_classifier,
+    make_inputs,
+    randomize_adapters,
+    weights_by_path,
+)
 
 LORA = keras_adapters.LoraConfig(rank=2, alpha=4, targets=["query", "value", "ffn_output"])
 HOULSBY = keras_adapters.HoulsbyConfig(bottleneck_dim=2)
@@ -68,7 +70,7 @@ def test_delete_restores_the_original_model():
     assert not any("houlsby" in v.path for v in classifier.weights)
     keras_adapters.delete_adapter(classifier, "lora")
     assert type(classifier) is original_class
-    assert not any(isinstance(l, AdapterWrapper) for l in classifier._flatten_layers())
+    assert not any(isinstance(layer, AdapterWrapper) for layer in classifier._flatten_layers())
     np.testing.assert_array_equal(_out(classifier, x), base)
     assert len(classifier.trainable_weights) == len(classifier.weights)
 
@@ -81,7 +83,9 @@ def test_merge_equals_unmerged_and_unmerge_is_exact():
     keras_adapters.merge_adapters(classifier)
     assert keras_adapters.list_adapters(classifier)["lora"]["merged"]
     np.testing.assert_allclose(_out(classifier, x), unmerged, atol=1e-5)
-    changed = [p for p, w in weights_by_path(classifier).items() if not np.allclose(w, before_weights[p])]
+    changed = [
+        p for p, w in weights_by_path(classifier).items() if not np.allclose(w, before_weights[p])
+    ]
     assert changed and all(p.endswith("kernel") and "lora" not in p for p in changed)
     keras_adapters.unmerge_adapters(classifier)
     for path, value in weights_by_path(classifier).items():

@@ -5,19 +5,23 @@ import numpy as np
 import pytest
 
 import keras_adapters
-from keras_adapters.layers import LoraEinsumDense
-from keras_adapters.layers import MovedSlot
-from keras_adapters.layers import ParallelAdapterSite
-from keras_adapters.layers import PostNormAdapterSite
-from keras_adapters.layers import PrefixAttention
-from keras_adapters.layers import SerialAdapterSite
+from keras_adapters.layers import (
+    LoraEinsumDense,
+    MovedSlot,
+    ParallelAdapterSite,
+    PostNormAdapterSite,
+    PrefixAttention,
+    SerialAdapterSite,
+)
 from tests.support import numpy_reference as ref
-from tests.support.tiny_models import TINY
-from tests.support.tiny_models import block_weights
-from tests.support.tiny_models import make_backbone
-from tests.support.tiny_models import make_inputs
-from tests.support.tiny_models import module_weights
-from tests.support.tiny_models import randomize_adapters
+from tests.support.tiny_models import (
+    TINY,
+    block_weights,
+    make_backbone,
+    make_inputs,
+    module_weights,
+    randomize_adapters,
+)
 
 BACKBONES = ["bert", "roberta", "distil_bert"]
 D, LAYERS, M = TINY["hidden_dim"], TINY["num_layers"], 2
@@ -109,8 +113,12 @@ def _lora_merged_weights(block, w, method):
         "ffn_output": block._feedforward_output_dense,
     }
     merge = {  # kernel layouts: [in..., out...]
-        "query": "cr,rde->cde", "key": "cr,rde->cde", "value": "cr,rde->cde",
-        "output": "cdr,re->cde", "ffn_intermediate": "ir,ro->io", "ffn_output": "ir,ro->io",
+        "query": "cr,rde->cde",
+        "key": "cr,rde->cde",
+        "value": "cr,rde->cde",
+        "output": "cdr,re->cde",
+        "ffn_intermediate": "ir,ro->io",
+        "ffn_output": "ir,ro->io",
     }
     for name, layer in layers.items():
         if isinstance(getattr(layer, "base_layer", None), keras.layers.Layer) and hasattr(
@@ -151,7 +159,10 @@ def test_block_matches_numpy_reference(kind, method):
 @pytest.mark.parametrize("kind", BACKBONES)
 def test_each_placement_wraps_exactly_its_sublayers(kind):
     expectations = {
-        "houlsby": {"_self_attention_dropout": SerialAdapterSite, "_feedforward_dropout": SerialAdapterSite},
+        "houlsby": {
+            "_self_attention_dropout": SerialAdapterSite,
+            "_feedforward_dropout": SerialAdapterSite,
+        },
         "pfeiffer": {"_feedforward_layer_norm": PostNormAdapterSite},
         "parallel": {
             "_feedforward_intermediate_dense": ParallelAdapterSite,

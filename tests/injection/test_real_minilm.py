@@ -23,7 +23,10 @@ def test_lora_on_query_and_value_of_real_minilm():
     x = preprocessor(SENTENCES)
     before = {k: np.array(v) for k, v in backbone(x).items()}
     report = keras_adapters.add_adapter(
-        backbone, keras_adapters.LoraConfig(rank=8, targets=["query", "value"]), "lora", verbose=False
+        backbone,
+        keras_adapters.LoraConfig(rank=8, targets=["query", "value"]),
+        "lora",
+        verbose=False,
     )
     assert report.adapters["lora"] == ("lora", 73_728, True)
     assert sum(int(np.prod(v.shape)) for v in backbone.trainable_weights) == 73_728

@@ -6,9 +6,7 @@ import pytest
 
 import keras_adapters
 from keras_adapters.layers import AdapterWrapper
-from tests.support.tiny_models import make_backbone
-from tests.support.tiny_models import make_classifier
-from tests.support.tiny_models import make_inputs
+from tests.support.tiny_models import make_backbone, make_classifier, make_inputs
 
 
 def _wrapped_paths(model):
@@ -28,20 +26,47 @@ def _lora(targets, **kwargs):
 @pytest.mark.parametrize(
     "targets, kwargs, expected",
     [
-        (["query"], {}, ["transformer_layer_0/self_attention_layer/query",
-                         "transformer_layer_1/self_attention_layer/query"]),
-        (["attention_output"], {"layers": [-1]},
-         ["transformer_layer_1/self_attention_layer/attention_output"]),
-        (r"transformer_layer_1/.*/(key|value)", {},
-         ["transformer_layer_1/self_attention_layer/key",
-          "transformer_layer_1/self_attention_layer/value"]),
-        (["transformer_layer_0/feedforward_output_dense"], {},
-         ["transformer_layer_0/feedforward_output_dense"]),
-        (["feedforward_intermediate_dense"], {"exclude": ["transformer_layer_0/feedforward_intermediate_dense"]},
-         ["transformer_layer_1/feedforward_intermediate_dense"]),
-        (r".*dense|.*query", {"exclude": r".*intermediate.*"},
-         ["transformer_layer_0/feedforward_output_dense", "transformer_layer_0/self_attention_layer/query",
-          "transformer_layer_1/feedforward_output_dense", "transformer_layer_1/self_attention_layer/query"]),
+        (
+            ["query"],
+            {},
+            [
+                "transformer_layer_0/self_attention_layer/query",
+                "transformer_layer_1/self_attention_layer/query",
+            ],
+        ),
+        (
+            ["attention_output"],
+            {"layers": [-1]},
+            ["transformer_layer_1/self_attention_layer/attention_output"],
+        ),
+        (
+            r"transformer_layer_1/.*/(key|value)",
+            {},
+            [
+                "transformer_layer_1/self_attention_layer/key",
+                "transformer_layer_1/self_attention_layer/value",
+            ],
+        ),
+        (
+            ["transformer_layer_0/feedforward_output_dense"],
+            {},
+            ["transformer_layer_0/feedforward_output_dense"],
+        ),
+        (
+            ["feedforward_intermediate_dense"],
+            {"exclude": ["transformer_layer_0/feedforward_intermediate_dense"]},
+            ["transformer_layer_1/feedforward_intermediate_dense"],
+        ),
+        (
+            r".*dense|.*query",
+            {"exclude": r".*intermediate.*"},
+            [
+                "transformer_layer_0/feedforward_output_dense",
+                "transformer_layer_0/self_attention_layer/query",
+                "transformer_layer_1/feedforward_output_dense",
+                "transformer_layer_1/self_attention_layer/query",
+            ],
+        ),
     ],
 )
 def test_target_forms(targets, kwargs, expected):
@@ -66,11 +91,19 @@ def _assert_unchanged(model, before_weights, before_class):
 @pytest.mark.parametrize(
     "config, name, message",
     [
-        (_lora(["nothing_here"]), "a", r"matched no adapter-capable layer. Received: targets=\['nothing_here'\].*Some available paths: .*transformer_layer_0/self_attention_layer/query"),
+        (
+            _lora(["nothing_here"]),
+            "a",
+            r"matched no adapter-capable layer. Received: targets=\['nothing_here'\].*Some available paths: .*transformer_layer_0/self_attention_layer/query",
+        ),
         (_lora(["pooled_dense"]), "a", "nodes of a functional graph"),
         (_lora(["ffn_norm"]), "a", "LoRA supports keras.layers.EinsumDense.*LayerNormalization"),
         (_lora(["query"], layers=[5]), "a", r"Received: layers=\[5\]"),
-        (_lora(["query"], modules_to_save=["no_head"]), "a", r"Received: modules_to_save=\['no_head'\]"),
+        (
+            _lora(["query"], modules_to_save=["no_head"]),
+            "a",
+            r"Received: modules_to_save=\['no_head'\]",
+        ),
         (keras_adapters.PfeifferConfig(bottleneck_dim=9), "a", "bottleneck_dim=9"),
         (keras_adapters.HoulsbyConfig(reduction_factor=3), "a", "reduction_factor=3"),
         (_lora(["query"]), "bad-name", "Received: adapter_name='bad-name'"),
@@ -98,9 +131,15 @@ def test_unsupported_backbone_lists_supported_ones():
     import keras_hub
 
     fnet = keras_hub.models.FNetBackbone(
-        vocabulary_size=50, num_layers=1, hidden_dim=8, intermediate_dim=16, max_sequence_length=8,
+        vocabulary_size=50,
+        num_layers=1,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
     )
-    with pytest.raises(ValueError, match="FNetBackbone is not supported. Supported backbones: ") as error:
+    with pytest.raises(
+        ValueError, match="FNetBackbone is not supported. Supported backbones: "
+    ) as error:
         keras_adapters.add_adapter(fnet, _lora(["query"]), "a")
     for name in ("BertBackbone", "DistilBertBackbone", "RobertaBackbone", "register_backbone_spec"):
         assert name in str(error.value)
@@ -108,7 +147,11 @@ def test_unsupported_backbone_lists_supported_ones():
 
 def test_keras_nlp_users_keep_working():
     backbone = keras_nlp.models.BertBackbone(
-        vocabulary_size=60, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+        vocabulary_size=60,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
         max_sequence_length=16,
     )
     x = make_inputs()

@@ -5,17 +5,21 @@ import numpy as np
 import pytest
 
 import keras_adapters
-from tests.support.tiny_models import make_classifier
-from tests.support.tiny_models import make_inputs
-from tests.support.tiny_models import randomize_adapters
-from tests.support.tiny_models import weights_by_path
+from tests.support.tiny_models import (
+    make_classifier,
+    make_inputs,
+    randomize_adapters,
+    weights_by_path,
+)
 
 CONFIGS = {
     "lora": keras_adapters.LoraConfig(rank=2, modules_to_save=["logits"]),
     "houlsby": keras_adapters.HoulsbyConfig(bottleneck_dim=2, modules_to_save=["logits"]),
     "pfeiffer": keras_adapters.PfeifferConfig(bottleneck_dim=2),
     "parallel": keras_adapters.ParallelConfig(bottleneck_dim=2),
-    "prefix": keras_adapters.PrefixConfig(num_prefix_tokens=2, reparameterize=True, projection_dim=4),
+    "prefix": keras_adapters.PrefixConfig(
+        num_prefix_tokens=2, reparameterize=True, projection_dim=4
+    ),
 }
 
 

@@ -54,4 +54,6 @@ def test_folded_prefix_keeps_its_adapter_path():
     keras_adapters.add_adapter(classifier, CONFIGS["prefix"], "p", verbose=False)
     keras_adapters.eject_prefix(classifier, "p")
     paths = _adapter_paths(classifier, "p")
-    assert paths and all(p.endswith(("prefix/p/prefix_keys", "prefix/p/prefix_values")) for p in paths)
+    assert paths and all(
+        p.endswith(("prefix/p/prefix_keys", "prefix/p/prefix_values")) for p in paths
+    )

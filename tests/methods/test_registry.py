@@ -10,8 +10,11 @@ from keras_adapters import methods
 
 def test_every_builtin_method_is_registered_with_its_config():
     assert methods.registered_methods() == ("pfeiffer", "houlsby", "parallel", "lora", "prefix")
-    for config in (keras_adapters.LoraConfig(), keras_adapters.HoulsbyConfig(),
-                   keras_adapters.PrefixConfig()):
+    for config in (
+        keras_adapters.LoraConfig(),
+        keras_adapters.HoulsbyConfig(),
+        keras_adapters.PrefixConfig(),
+    ):
         assert methods.method_for(config).config_class is type(config)
 
 
@@ -35,7 +38,10 @@ class _Unnamed(keras_adapters.AdapterConfig):
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"config_class": dict}, "`config_class` must be a subclass of keras_adapters.AdapterConfig"),
+        (
+            {"config_class": dict},
+            "`config_class` must be a subclass of keras_adapters.AdapterConfig",
+        ),
         ({"config_class": _Unnamed}, "must be a Python identifier naming the method"),
         ({"find_sites": "nope"}, "`find_sites` must be a function"),
     ],

@@ -26,9 +26,7 @@ def inputs(batch=2, length=7, seed=0):
     mask = np.ones((batch, length), "int32")
     mask[0, -2:] = 0
     return {
-        "token_ids": rng.integers(
-            0, TINY["vocabulary_size"], (batch, length)
-        ).astype("int32"),
+        "token_ids": rng.integers(0, TINY["vocabulary_size"], (batch, length)).astype("int32"),
         "segment_ids": rng.integers(0, 2, (batch, length)).astype("int32"),
         "padding_mask": mask,
     }
@@ -71,17 +69,11 @@ def test_every_block_uses_exact_gelu(exact_backbone, approx_backbone):
         assert block.activation is not keras.activations.gelu
 
 
-def test_intermediate_dense_matches_numpy_erf_gelu(
-    exact_backbone, approx_backbone
-):
+def test_intermediate_dense_matches_numpy_erf_gelu(exact_backbone, approx_backbone):
     x = np.random.default_rng(1).normal(0, 1, (3, 5, TINY["hidden_dim"]))
     x = x.astype("float32")
-    exact_dense = exact_backbone.transformer_layers[
-        0
-    ]._feedforward_intermediate_dense
-    approx_dense = approx_backbone.transformer_layers[
-        0
-    ]._feedforward_intermediate_dense
+    exact_dense = exact_backbone.transformer_layers[0]._feedforward_intermediate_dense
+    approx_dense = approx_backbone.transformer_layers[0]._feedforward_intermediate_dense
     kernel = np.asarray(exact_dense.kernel, "float64")
     bias = np.asarray(exact_dense.bias, "float64")
     reference = exact_gelu(x.astype("float64") @ kernel + bias)
@@ -101,9 +93,7 @@ def test_from_backbone_copies_every_weight(exact_backbone, approx_backbone):
     assert exact_backbone.get_config() == approx_backbone.get_config()
 
 
-def test_outputs_differ_only_through_the_activation(
-    exact_backbone, approx_backbone
-):
+def test_outputs_differ_only_through_the_activation(exact_backbone, approx_backbone):
     x = inputs()
     exact = outputs(exact_backbone, x)
     approx = outputs(approx_backbone, x)
@@ -111,9 +101,7 @@ def test_outputs_differ_only_through_the_activation(
     assert 1e-5 < difference.max() < 0.5
     # Switching the approximate model to exact GELU removes the difference.
     switched = ExactGeluBertBackbone.from_backbone(approx_backbone)
-    np.testing.assert_array_equal(
-        outputs(switched, x)["sequence_output"], exact["sequence_output"]
-    )
+    np.testing.assert_array_equal(outputs(switched, x)["sequence_output"], exact["sequence_output"])
 
 
 def test_keras_save_and_load_round_trip(exact_backbone, tmp_path):
@@ -123,9 +111,7 @@ def test_keras_save_and_load_round_trip(exact_backbone, tmp_path):
     loaded = keras.models.load_model(path)
     assert type(loaded) is ExactGeluBertBackbone
     for block in loaded.transformer_layers:
-        assert block._feedforward_intermediate_dense.activation is (
-            keras.activations.gelu
-        )
+        assert block._feedforward_intermediate_dense.activation is (keras.activations.gelu)
     before, after = outputs(exact_backbone, x), outputs(loaded, x)
     for key in before:
         np.testing.assert_array_equal(before[key], after[key])
@@ -141,9 +127,7 @@ def test_from_config_and_constructor_build_exact_gelu():
     model = ExactGeluBertBackbone(**TINY)
     clone = ExactGeluBertBackbone.from_config(model.get_config())
     for block in clone.transformer_layers:
-        assert block._feedforward_intermediate_dense.activation is (
-            keras.activations.gelu
-        )
+        assert block._feedforward_intermediate_dense.activation is (keras.activations.gelu)
 
 
 def test_from_preset_on_keras_and_exact_presets(approx_backbone, tmp_path):
@@ -174,9 +158,7 @@ def test_from_backbone_rejects_other_models():
 
 # KerasHub tasks warn that their custom `compile()` is not restored.
 @pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
-def test_text_classifier_with_exact_backbone_round_trips(
-    exact_backbone, tmp_path
-):
+def test_text_classifier_with_exact_backbone_round_trips(exact_backbone, tmp_path):
     classifier = keras_hub.models.BertTextClassifier(
         backbone=exact_backbone, num_classes=3, preprocessor=None
     )

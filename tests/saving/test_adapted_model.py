@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 
 import keras_adapters
-from tests.support.tiny_models import make_backbone
-from tests.support.tiny_models import make_classifier
-from tests.support.tiny_models import make_inputs
-from tests.support.tiny_models import randomize_adapters
-from tests.support.tiny_models import weights_by_path
+from tests.support.tiny_models import (
+    make_backbone,
+    make_classifier,
+    make_inputs,
+    randomize_adapters,
+    weights_by_path,
+)
 
 CONFIGS = {
     "lora": keras_adapters.LoraConfig(rank=2, modules_to_save=["logits"]),
@@ -97,7 +99,9 @@ def test_backbone_alone_and_inside_a_functional_model(tmp_path):
     inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in x}
     outputs = keras.layers.Dense(3, name="head")(fresh(inputs)["pooled_output"])
     model = keras.Model(inputs, outputs)
-    keras_adapters.add_adapter(model, CONFIGS["lora"].replace(modules_to_save=["head"]), "a", verbose=False)
+    keras_adapters.add_adapter(
+        model, CONFIGS["lora"].replace(modules_to_save=["head"]), "a", verbose=False
+    )
     randomize_adapters(model)
     restored = _round_trip(model, tmp_path)
     np.testing.assert_allclose(restored(x), model(x), atol=1e-6)

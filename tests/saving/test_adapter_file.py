@@ -9,16 +9,18 @@ import safetensors.numpy
 
 import keras_adapters
 from keras_adapters.injection.adapter_state import get_state
-from tests.support.tiny_models import make_classifier
-from tests.support.tiny_models import make_inputs
-from tests.support.tiny_models import randomize_adapters
+from tests.support.tiny_models import make_classifier, make_inputs, randomize_adapters
 
 CONFIGS = {
-    "lora": keras_adapters.LoraConfig(rank=2, targets=["query", "value", "ffn_intermediate"], modules_to_save=["logits"]),
+    "lora": keras_adapters.LoraConfig(
+        rank=2, targets=["query", "value", "ffn_intermediate"], modules_to_save=["logits"]
+    ),
     "houlsby": keras_adapters.HoulsbyConfig(bottleneck_dim=2, layer_norm=True),
     "pfeiffer": keras_adapters.PfeifferConfig(bottleneck_dim=2, layers=[1]),
     "parallel": keras_adapters.ParallelConfig(bottleneck_dim=2),
-    "prefix": keras_adapters.PrefixConfig(num_prefix_tokens=2, reparameterize=True, projection_dim=4),
+    "prefix": keras_adapters.PrefixConfig(
+        num_prefix_tokens=2, reparameterize=True, projection_dim=4
+    ),
 }
 
 
@@ -39,7 +41,9 @@ def test_save_then_load_gives_the_same_predictions(method, tmp_path):
     keras_adapters.load_adapter(target, tmp_path / "adapter")
     x = make_inputs()
     np.testing.assert_allclose(target(x), source(x), atol=1e-6)
-    assert keras_adapters.list_adapters(target) == {"task": {"method": method, "active": True, "merged": False}}
+    assert keras_adapters.list_adapters(target) == {
+        "task": {"method": method, "active": True, "merged": False}
+    }
     assert sorted(v.path for v in target.trainable_weights) == sorted(
         v.path for v in source.trainable_weights
     )
@@ -48,7 +52,10 @@ def test_save_then_load_gives_the_same_predictions(method, tmp_path):
 def test_file_is_keyed_by_layer_path_and_holds_the_config(tmp_path):
     source = _trained("lora")
     keras_adapters.save_adapter(source, tmp_path / "a")
-    assert sorted(os.listdir(tmp_path / "a")) == ["adapter_config.json", "adapter_weights.safetensors"]
+    assert sorted(os.listdir(tmp_path / "a")) == [
+        "adapter_config.json",
+        "adapter_weights.safetensors",
+    ]
     config = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
     assert config["backbone"] == "BertBackbone" and config["config"]["method"] == "lora"
     tensors = safetensors.numpy.load_file(str(tmp_path / "a" / "adapter_weights.safetensors"))
@@ -88,7 +95,10 @@ def test_shape_mismatch_names_paths_and_changes_nothing(tmp_path):
     with pytest.raises(ValueError) as error:
         keras_adapters.load_adapter(target, tmp_path / "a")
     message = str(error.value)
-    assert "shape of transformer_layer_0/self_attention_layer/query/lora_a: file (8, 2), model (16, 2)" in message
+    assert (
+        "shape of transformer_layer_0/self_attention_layer/query/lora_a: file (8, 2), model (16, 2)"
+        in message
+    )
     _assert_same(target, snapshot)
     assert get_state(target) is None
 
@@ -96,11 +106,15 @@ def test_shape_mismatch_names_paths_and_changes_nothing(tmp_path):
 def test_other_architecture_and_missing_layers_are_refused(tmp_path):
     keras_adapters.save_adapter(_trained("lora"), tmp_path / "a")
     roberta = make_classifier("roberta")
-    with pytest.raises(ValueError, match="saved from a BertBackbone; this model's backbone is a RobertaBackbone"):
+    with pytest.raises(
+        ValueError, match="saved from a BertBackbone; this model's backbone is a RobertaBackbone"
+    ):
         keras_adapters.load_adapter(roberta, tmp_path / "a")
     shallow = make_classifier(num_layers=1)
     snapshot = _snapshot(shallow)
-    with pytest.raises(ValueError, match="not in model: transformer_layer_1/self_attention_layer/query/lora_a"):
+    with pytest.raises(
+        ValueError, match="not in model: transformer_layer_1/self_attention_layer/query/lora_a"
+    ):
         keras_adapters.load_adapter(shallow, tmp_path / "a")
     _assert_same(shallow, snapshot)
 

@@ -24,7 +24,10 @@ def test_a_spec_may_name_any_subset_of_slots():
 
 
 def test_a_missing_slot_says_who_needs_it_and_what_is_there():
-    with pytest.raises(ValueError, match=r"Houlsby needs the block slots \['ffn_residual'\].*Slots of BertBackbone: \['query'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Houlsby needs the block slots \['ffn_residual'\].*Slots of BertBackbone: \['query'\]",
+    ):
         _spec().require_slots(["query", "ffn_residual"], "Houlsby")
 
 
@@ -36,7 +39,10 @@ def test_a_missing_slot_says_who_needs_it_and_what_is_there():
         ({"slots": {}}, "`slots` must be a non-empty dict"),
         ({"slots": {"qeury": "_q"}}, r"unknown slots \['qeury'\]. Valid slots: .*'ffn_gate'"),
         ({"slots": {"query": "a..b"}}, "dotted attribute paths"),
-        ({"ffn_chain": ("ffn_output",)}, r"`ffn_chain` must list slots of this spec; \['ffn_output'\]"),
+        (
+            {"ffn_chain": ("ffn_output",)},
+            r"`ffn_chain` must list slots of this spec; \['ffn_output'\]",
+        ),
         ({"norm_position": "middle"}, "Received: norm_position='middle'"),
     ],
 )
@@ -62,7 +68,9 @@ def test_registry_finds_subclasses_and_refuses_duplicates():
 
 
 def test_unsupported_backbone_names_the_supported_ones():
-    with pytest.raises(ValueError, match="Dense is not supported. Supported backbones: .*BertBackbone"):
+    with pytest.raises(
+        ValueError, match="Dense is not supported. Supported backbones: .*BertBackbone"
+    ):
         specs.get_backbone_spec(keras.layers.Dense(2))
 
 

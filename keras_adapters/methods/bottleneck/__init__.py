@@ -4,8 +4,10 @@ from keras_adapters.methods.adapter_method import AdapterMethod
 from keras_adapters.methods.bottleneck.houlsby_config import HoulsbyConfig
 from keras_adapters.methods.bottleneck.parallel_config import ParallelConfig
 from keras_adapters.methods.bottleneck.pfeiffer_config import PfeifferConfig
-from keras_adapters.methods.bottleneck.plan_bottleneck import build_bottleneck_module
-from keras_adapters.methods.bottleneck.plan_bottleneck import find_bottleneck_sites
+from keras_adapters.methods.bottleneck.plan_bottleneck import (
+    build_bottleneck_module,
+    find_bottleneck_sites,
+)
 from keras_adapters.methods.registry import register_method
 
 PFEIFFER, HOULSBY, PARALLEL = (

@@ -48,7 +48,9 @@ class BottleneckConfig(AdapterConfig):
         validation.check_optional_positive_int("bottleneck_dim", self.bottleneck_dim)
         validation.check_positive_int("reduction_factor", self.reduction_factor)
         validation.check_activation("activation", self.activation)
-        object.__setattr__(self, "scaling", validation.check_positive_number("scaling", self.scaling))
+        object.__setattr__(
+            self, "scaling", validation.check_positive_number("scaling", self.scaling)
+        )
         object.__setattr__(self, "dropout", validation.check_dropout("dropout", self.dropout))
         validation.check_bool("layer_norm", self.layer_norm)
 

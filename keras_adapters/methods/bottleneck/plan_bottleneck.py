@@ -38,7 +38,9 @@ def find_bottleneck_sites(context, config):
                 reader = context.slot(block, site.reads)
                 reader_location = f"{block.path}/{site.name}_input"
                 sites.append(
-                    TapSite(location, owner, attribute, wrapper_class, block, reader, reader_location)
+                    TapSite(
+                        location, owner, attribute, wrapper_class, block, reader, reader_location
+                    )
                 )
             else:
                 owner, attribute = context.slot(block, site.slot)

@@ -2,10 +2,11 @@
 
 from keras_adapters.methods.adapter_method import AdapterMethod
 from keras_adapters.methods.lora.lora_config import LoraConfig
-from keras_adapters.methods.lora.plan_lora import build_lora_module
-from keras_adapters.methods.lora.plan_lora import find_lora_sites
+from keras_adapters.methods.lora.plan_lora import build_lora_module, find_lora_sites
 from keras_adapters.methods.registry import register_method
 
 LORA = register_method(
-    AdapterMethod(config_class=LoraConfig, find_sites=find_lora_sites, build_module=build_lora_module)
+    AdapterMethod(
+        config_class=LoraConfig, find_sites=find_lora_sites, build_module=build_lora_module
+    )
 )

@@ -77,8 +77,7 @@ def factorize_einsum(equation):
         inputs, kernel = lhs.split(",")
     except ValueError:
         raise ValueError(
-            "`equation` must look like 'input,kernel->output'. "
-            f"Received: equation={equation!r}"
+            f"`equation` must look like 'input,kernel->output'. Received: equation={equation!r}"
         ) from None
     if "." in kernel:
         raise ValueError(

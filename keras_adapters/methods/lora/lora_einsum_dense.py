@@ -4,8 +4,7 @@ import keras
 from keras import ops
 
 from keras_adapters.core.serialization import register
-from keras_adapters.methods.lora.einsum_factorization import factorize_einsum
-from keras_adapters.methods.lora.einsum_factorization import kernel_axes
+from keras_adapters.methods.lora.einsum_factorization import factorize_einsum, kernel_axes
 from keras_adapters.methods.lora.lora_wrapper import LoraWrapper
 
 

@@ -50,7 +50,9 @@ class LoraWeights(keras.layers.Layer):
                 f"`a_shape` must end and `b_shape` must start with rank={rank}. "
                 f"Received: a_shape={self.a_shape}, b_shape={self.b_shape}"
             )
-        self.alpha = float(rank if alpha is None else validation.check_positive_number("alpha", alpha))
+        self.alpha = float(
+            rank if alpha is None else validation.check_positive_number("alpha", alpha)
+        )
         self.dropout = validation.check_dropout("dropout", dropout)
         self.use_rslora = bool(use_rslora)
         self.a_initializer = keras.initializers.get(a_initializer)

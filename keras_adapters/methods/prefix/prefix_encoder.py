@@ -50,7 +50,9 @@ class PrefixEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_prefix_tokens = validation.check_positive_int("num_prefix_tokens", num_prefix_tokens)
+        self.num_prefix_tokens = validation.check_positive_int(
+            "num_prefix_tokens", num_prefix_tokens
+        )
         self.num_heads = validation.check_positive_int("num_heads", num_heads)
         self.key_dim = validation.check_positive_int("key_dim", key_dim)
         self.value_dim = validation.check_positive_int("value_dim", value_dim)

@@ -3,13 +3,14 @@
 import keras
 import numpy as np
 
-from keras_adapters.layers import BottleneckAdapter
-from keras_adapters.layers import LayerChain
-from keras_adapters.layers import ParallelAdapterSite
-from keras_adapters.layers import PostNormAdapterSite
-from keras_adapters.layers import SerialAdapterSite
-from tests.support.numpy_reference import bottleneck
-from tests.support.numpy_reference import layer_norm
+from keras_adapters.layers import (
+    BottleneckAdapter,
+    LayerChain,
+    ParallelAdapterSite,
+    PostNormAdapterSite,
+    SerialAdapterSite,
+)
+from tests.support.numpy_reference import bottleneck, layer_norm
 from tests.support.tiny_models import module_weights
 
 RNG = np.random.default_rng(0)

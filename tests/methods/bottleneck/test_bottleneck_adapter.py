@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 from keras_adapters.layers import BottleneckAdapter
-from tests.support.numpy_reference import bottleneck
-from tests.support.numpy_reference import layer_norm
+from tests.support.numpy_reference import bottleneck, layer_norm
 from tests.support.tiny_models import module_weights
 
 RNG = np.random.default_rng(0)

@@ -2,10 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_adapters.layers import LoraDense
-from keras_adapters.layers import LoraEinsumDense
-from keras_adapters.layers import LoraEmbedding
-from keras_adapters.layers import LoraWeights
+from keras_adapters.layers import LoraDense, LoraEinsumDense, LoraEmbedding, LoraWeights
 
 RNG = np.random.default_rng(0)
 

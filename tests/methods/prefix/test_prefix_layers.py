@@ -2,8 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_adapters.layers import PrefixAttention
-from keras_adapters.layers import PrefixEncoder
+from keras_adapters.layers import PrefixAttention, PrefixEncoder
 from tests.support.numpy_reference import softmax
 
 RNG = np.random.default_rng(0)
@@ -17,8 +16,13 @@ def _mha():
 
 def _prefix(p=3, reparameterize=False):
     prefix = PrefixEncoder(
-        p, num_heads=2, key_dim=4, value_dim=4, hidden_dim=8,
-        reparameterize=reparameterize, projection_dim=5,
+        p,
+        num_heads=2,
+        key_dim=4,
+        value_dim=4,
+        hidden_dim=8,
+        reparameterize=reparameterize,
+        projection_dim=5,
     )
     prefix.build()
     for v in prefix.weights:

@@ -1,26 +1,23 @@
 """`export_text_classifier`: a KerasHub text classifier as a TF Serving SavedModel."""
 
 import contextlib
-import json
 import pathlib
 
 import keras
 import tensorflow as tf
 
 from keras_adapters.export.adapter_views import merged_adapters, only_active
-from keras_adapters.injection.adapted_model import AdaptedModel
+from keras_adapters.export.saved_model_files import (
+    check_export_arguments,
+    saved_model_directory,
+    write_metadata,
+)
 from keras_adapters.injection.adapter_state import get_state
-from keras_adapters.saving.atomic_directory import atomic_directory
-from keras_adapters.version import __version__
 
 ADAPTER_MODES = ("merged", "switchable")
 INPUT_NAME = "texts"
 DEFAULT_SIGNATURE = "serving_default"
 ADAPTER_SIGNATURE_PREFIX = "adapter_"
-# TF Serving ignores `assets.extra/` except for warm-up requests; this file
-# records what was exported and marks the directory as ours (safe to replace).
-METADATA_FILE = "assets.extra/keras_adapters_export.json"
-METADATA_FORMAT_VERSION = 1
 
 
 def export_text_classifier(model, path, *, label_names, adapters="merged", overwrite=False):
@@ -74,19 +71,20 @@ def export_text_classifier(model, path, *, label_names, adapters="merged", overw
     """
     label_names = _check_arguments(model, label_names, adapters, overwrite)
     path = pathlib.Path(path)
-    write = contextlib.ExitStack()
-    try:
-        directory = write.enter_context(
-            atomic_directory(path, overwrite=overwrite, marker=METADATA_FILE)
-        )
-    except FileExistsError as error:
-        raise ValueError(str(error)) from None
-    with write:
+    with saved_model_directory(path, overwrite) as directory:
         if adapters == "merged":
             signatures = _write_merged(model, label_names, directory)
         else:
             signatures = _write_switchable(model, label_names, directory)
-        _write_metadata(directory, model, label_names, adapters, signatures)
+        write_metadata(
+            directory,
+            model,
+            input=INPUT_NAME,
+            outputs=["logits", "probabilities", "label"],
+            label_names=label_names,
+            adapters=adapters,
+            signatures=signatures,
+        )
     return path
 
 
@@ -95,22 +93,7 @@ def export_text_classifier(model, path, *, label_names, adapters="merged", overw
 
 def _check_arguments(model, label_names, adapters, overwrite):
     """Checks everything before anything changes; returns `label_names` as a list."""
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "Exporting a SavedModel needs the TensorFlow backend; set KERAS_BACKEND=tensorflow. "
-            f"Received: backend={keras.backend.backend()!r}"
-        )
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"`model` must be a Keras text classifier. Received: model={type(model).__name__}"
-        )
-    if getattr(model, "preprocessor", None) is None:
-        raise ValueError(
-            f"`model` {model.name!r} has no preprocessor, so raw strings cannot be tokenised in "
-            "the graph. Attach one before exporting, e.g. `model.preprocessor = "
-            "keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=128)` "
-            "(or `...Preprocessor.from_preset(preset)`). Received: model.preprocessor=None"
-        )
+    check_export_arguments(model, overwrite, "text classifier")
     activation = getattr(model, "activation", None)
     if activation is not None and activation is not keras.activations.linear:
         raise ValueError(
@@ -141,8 +124,6 @@ def _check_arguments(model, label_names, adapters, overwrite):
             f"{model.name!r}. Call `keras_adapters.unmerge_adapters(model)` first, or export "
             "with adapters='merged'. Received: adapters='switchable'"
         )
-    if not isinstance(overwrite, bool):
-        raise ValueError(f"`overwrite` must be a bool. Received: overwrite={overwrite!r}")
     return names
 
 
@@ -240,26 +221,3 @@ def _write_switchable(model, label_names, directory):
 def _active(model):
     state = get_state(model)
     return list(state.active) if state is not None and state.enabled else []
-
-
-def _class_name(model):
-    cls = type(model)
-    if isinstance(model, AdaptedModel):
-        cls = cls.__mro__[2]  # the KerasHub class behind the adapted subclass
-    return f"{cls.__module__}.{cls.__name__}"
-
-
-def _write_metadata(directory, model, label_names, adapters, signatures):
-    metadata = {
-        "format_version": METADATA_FORMAT_VERSION,
-        "keras_adapters_version": __version__,
-        "model_class": _class_name(model),
-        "input": INPUT_NAME,
-        "outputs": ["logits", "probabilities", "label"],
-        "label_names": label_names,
-        "adapters": adapters,
-        "signatures": signatures,
-    }
-    target = pathlib.Path(directory) / METADATA_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(metadata, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""`verify_saved_model`: call a SavedModel the way TF Serving would, in a fresh process."""
+"""`call_saved_model` and `verify_saved_model`: call a SavedModel as TF Serving would, in a fresh process."""
 
 import json
 import os
@@ -36,7 +36,9 @@ if request["signature_name"] not in loaded.signatures:
         f"signatures: {sorted(loaded.signatures)}"
     )
 signature = loaded.signatures[request["signature_name"]]
-outputs = signature(texts=tf.constant(request["texts"], dtype=tf.string))
+outputs = signature(
+    **{name: tf.constant(entry["value"], dtype=entry["dtype"]) for name, entry in request["inputs"].items()}
+)
 result = {}
 for key, tensor in outputs.items():
     value = tensor.numpy()
@@ -57,6 +59,76 @@ process = {
 with open(sys.argv[1], "w") as handle:
     json.dump({"outputs": result, "process": process}, handle)
 """
+
+
+def call_saved_model(path, inputs, *, signature_name="serving_default", timeout=300):
+    """Calls any signature of a SavedModel in a fresh TensorFlow-only process.
+
+    Like `keras_adapters.export.verify_saved_model` (same fresh interpreter,
+    KerasHub and keras-adapters imports blocked), for any signature: e.g. the
+    text generation signatures of `keras_adapters.export.export_causal_lm`.
+
+    Args:
+        path: a SavedModel directory.
+        inputs: dict of input name to a list of strings, a list of numbers, or
+            one int (a scalar input, sent as int32).
+        signature_name: the signature to call.
+        timeout: seconds before the fresh process is stopped.
+
+    Returns:
+        A `keras_adapters.export.VerifiedOutputs`.
+
+    Example:
+    ```python
+    outputs = keras_adapters.export.call_saved_model(
+        "models/chat/1", {"prompts": ["Hello!"], "max_new_tokens": 8}, signature_name="generate"
+    )
+    outputs["text"]  # ["Hello! How can I help you today?"]
+    ```
+    """
+    path = _check_signature(path, signature_name)
+    if not isinstance(inputs, dict) or not inputs:
+        raise ValueError(
+            f"`inputs` must be a non-empty dict of input name to values. Received: inputs={inputs!r}"
+        )
+    request_inputs = {}
+    for name, value in inputs.items():
+        if isinstance(value, bool) or not isinstance(value, (int, list, tuple)):
+            raise ValueError(
+                f"`inputs[{name!r}]` must be a list of strings or numbers, or an int. Received: {value!r}"
+            )
+        values = [value] if isinstance(value, int) else list(value)
+        dtype = (
+            "string"
+            if values and all(isinstance(v, str) for v in values)
+            else ("int32" if all(isinstance(v, int) for v in values) else "float32")
+        )
+        request_inputs[name] = {
+            "dtype": dtype,
+            "value": value if isinstance(value, int) else values,
+        }
+    request = {
+        "path": str(path.resolve()),
+        "signature_name": signature_name,
+        "inputs": request_inputs,
+    }
+    return _run_probe(request, timeout)
+
+
+def _check_signature(path, signature_name):
+    path = pathlib.Path(path)
+    if not (path / "saved_model.pb").is_file():
+        raise ValueError(
+            "`path` must be a SavedModel directory (with saved_model.pb). "
+            f"Received: path={str(path)!r}"
+        )
+    signatures = _signature_names(path)
+    if signature_name not in signatures:
+        raise ValueError(
+            f"`signature_name` must be a signature of the SavedModel {sorted(signatures)}. "
+            f"Received: signature_name={signature_name!r}"
+        )
+    return path
 
 
 def verify_saved_model(
@@ -104,23 +176,13 @@ def verify_saved_model(
     outputs["label"]  # ["positive"]
     ```
     """
-    path = pathlib.Path(path)
-    if not (path / "saved_model.pb").is_file():
-        raise ValueError(
-            "`path` must be a SavedModel directory (with saved_model.pb). "
-            f"Received: path={str(path)!r}"
-        )
-    signatures = _signature_names(path)
-    if signature_name not in signatures:
-        raise ValueError(
-            f"`signature_name` must be a signature of the SavedModel {sorted(signatures)}. "
-            f"Received: signature_name={signature_name!r}"
-        )
+    path = _check_signature(path, signature_name)
     batch = None if isinstance(texts, (str, bytes)) or texts is None else list(texts)
     if not batch or not all(isinstance(text, str) for text in batch):
         raise ValueError(f"`texts` must be a non-empty list of strings. Received: texts={texts!r}")
-    request = {"path": str(path.resolve()), "signature_name": signature_name, "texts": batch}
-    outputs = _run_probe(request, timeout)
+    outputs = call_saved_model(
+        path, {"texts": batch}, signature_name=signature_name, timeout=timeout
+    )
     if expected_logits is not None:
         _compare(outputs["logits"], np.asarray(expected_logits, dtype="float32"), atol)
     return outputs

@@ -1,13 +1,17 @@
-"""Backbone classes that keras-adapters adds to KerasHub's."""
+"""Models and task helpers that keras-adapters adds to KerasHub's."""
 
 from keras_adapters.models.exact_gelu_bert_backbone import ExactGeluBertBackbone
+from keras_adapters.models.label_scores import LabelScores
 from keras_adapters.models.masked_mean_pooling import MaskedMeanPooling
 from keras_adapters.models.mean_pooled_text_classifier import MeanPooledTextClassifier
 from keras_adapters.models.prompt_response_preprocessor import PromptResponsePreprocessor
+from keras_adapters.models.score_label_words import score_label_words
 
 __all__ = [
     "ExactGeluBertBackbone",
+    "LabelScores",
     "MaskedMeanPooling",
     "MeanPooledTextClassifier",
     "PromptResponsePreprocessor",
+    "score_label_words",
 ]

@@ -60,12 +60,12 @@ def add_method_arguments(parser):
     )
 
 
-def method_config(args):
+def method_config(args, modules_to_save=HEAD):
     """Builds the config for `args.method`; raises `ValueError` on bad values."""
     import keras_adapters
 
     layers = _layers(args.layers)
-    common = {"layers": layers, "modules_to_save": HEAD}
+    common = {"layers": layers, "modules_to_save": modules_to_save}
     if args.method == "full":
         return None
     if args.method == "lora":

@@ -8,15 +8,44 @@ import pathlib
 import time
 
 from keras_adapters.cli import run_files
-from keras_adapters.cli.method_configs import add_method_arguments, method_config
+from keras_adapters.cli.causal_lm_job import add_causal_lm_arguments, train_causal_lm
+from keras_adapters.cli.method_configs import HEAD, add_method_arguments, method_config
 from keras_adapters.cli.training_curve import StepLog, plot_training_curve
 
+TASKS = ("text-classification", "causal-lm")
+# Defaults that depend on the task; flags left unset take these.
+TASK_DEFAULTS = {
+    "text-classification": dict(
+        backbone="minilm_l6",
+        sequence_length=48,
+        batch_size=32,
+        train_examples=0,
+        adapter_learning_rate=3e-3,
+        full_learning_rate=5e-5,
+    ),
+    "causal-lm": dict(
+        backbone="smollm2_135m_instruct",
+        sequence_length=96,
+        batch_size=8,
+        train_examples=1200,
+        adapter_learning_rate=1e-3,
+        full_learning_rate=2e-5,
+    ),
+}
 VERIFY_TEXTS = 16
 VERIFY_ATOL = 1e-5  # served logits equal Keras logits (float32)
 VERIFY_ATOL_BFLOAT16 = 5e-2  # bfloat16 keeps ~3 digits; merging reorders the rounding
 
 
 def add_arguments(parser):
+    parser.add_argument(
+        "--task",
+        default="text-classification",
+        choices=TASKS,
+        help="text-classification: an encoder and a classifier head (default); causal-lm: a "
+        "decoder LLM answering instruction prompts built from the labelled text, scored by the "
+        "likelihood of each label word",
+    )
     data = parser.add_argument_group("data")
     data.add_argument(
         "--data",
@@ -43,23 +72,30 @@ def add_arguments(parser):
     data.add_argument(
         "--train-examples",
         type=int,
-        default=0,
-        help="number of training examples used, 0 for all (default: 0, the whole train split)",
+        default=None,
+        help="number of training examples used, 0 for all (default: 0, the whole train split; "
+        "causal-lm: 1200)",
     )
     model = parser.add_argument_group("model and training")
     model.add_argument(
-        "--backbone", default="minilm_l6", help="backbone preset (default: minilm_l6)"
+        "--backbone",
+        default=None,
+        help="backbone preset (default: minilm_l6; causal-lm: smollm2_135m_instruct)",
     )
     model.add_argument(
-        "--sequence-length", type=int, default=48, help="tokens per text, > 0 (default: 48)"
+        "--sequence-length",
+        type=int,
+        default=None,
+        help="tokens per text, > 0 (default: 48; causal-lm: 96, prompt and answer)",
     )
-    model.add_argument("--batch-size", type=int, default=32, help="(default: 32)")
+    model.add_argument("--batch-size", type=int, default=None, help="(default: 32; causal-lm: 8)")
     model.add_argument("--epochs", type=int, default=1, help="(default: 1)")
     model.add_argument(
         "--learning-rate",
         type=float,
         default=None,
-        help="peak learning rate (default: 3e-3 for adapters, 5e-5 for full)",
+        help="peak learning rate (default: 3e-3 for adapters, 5e-5 for full; causal-lm: 1e-3 "
+        "and 2e-5)",
     )
     model.add_argument(
         "--seed",
@@ -79,6 +115,7 @@ def add_arguments(parser):
         help="mixed_bfloat16 compute, float32 adapter weights",
     )
     add_method_arguments(parser)
+    add_causal_lm_arguments(parser)
     output = parser.add_argument_group("output")
     output.add_argument(
         "--output-dir", default=None, help="where to write the run (default: runs/<method>-<time>)"
@@ -102,6 +139,17 @@ def add_arguments(parser):
     )
 
 
+def resolve_task_defaults(args):
+    """Fills the flags left unset with the task's defaults."""
+    defaults = TASK_DEFAULTS[args.task]
+    for name in ("backbone", "sequence_length", "batch_size", "train_examples"):
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
+    if args.learning_rate is None:
+        full = args.method == "full"
+        args.learning_rate = defaults["full_learning_rate" if full else "adapter_learning_rate"]
+
+
 def _check_numbers(args):
     for name in ("sequence_length", "batch_size", "epochs"):
         value = getattr(args, name)
@@ -120,21 +168,26 @@ def _check_numbers(args):
 
 def run(args):
     """Runs the whole job; every check that can fail early runs before any work."""
-    from keras_adapters.assets import list_backbone_presets
+    from keras_adapters.assets import list_backbone_presets, list_causal_lm_presets
     from keras_adapters.saving.atomic_directory import check_replaceable
 
+    causal = args.task == "causal-lm"
+    resolve_task_defaults(args)
     _check_numbers(args)
-    config = method_config(args)
-    if args.backbone not in list_backbone_presets():
+    config = method_config(args, modules_to_save=() if causal else HEAD)
+    presets = list_causal_lm_presets() if causal else list_backbone_presets()
+    if args.backbone not in presets:
         raise ValueError(
-            f"Unknown backbone preset. Received: --backbone={args.backbone!r}. "
-            f"Valid presets: {', '.join(list_backbone_presets())}"
+            f"Unknown backbone preset for --task {args.task}. Received: --backbone="
+            f"{args.backbone!r}. Valid presets: {', '.join(presets)}"
         )
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    output_dir = pathlib.Path(args.output_dir or f"runs/{args.method}-{stamp}")
+    prefix = "causal-lm-" if causal else ""
+    output_dir = pathlib.Path(args.output_dir or f"runs/{prefix}{args.method}-{stamp}")
     check_replaceable(output_dir, args.overwrite, run_files.RUN_CONFIG, "--output-dir")
-    learning_rate = args.learning_rate or (5e-5 if args.method == "full" else 3e-3)
-    return _train(args, config, output_dir, learning_rate)
+    if causal:
+        return train_causal_lm(args, config, output_dir)
+    return _train(args, config, output_dir, args.learning_rate)
 
 
 def _train(args, config, output_dir, learning_rate):

@@ -21,6 +21,7 @@ import pytest
 import keras_adapters
 from tests.support import numpy_decoder_blocks as ref
 from tests.support import tiny_decoders as td
+from tests.support.kernel_layouts import lora_matrices
 from tests.support.tiny_models import randomize_adapters, weights_by_path
 
 FAMILIES = list(td.FAMILIES)
@@ -216,7 +217,7 @@ def _reference_adapters(values, block_path, base, names, kv_heads):
             for slot, w in projections.items():
                 site = _site(values, f"{w['path']}/lora/{name}")
                 assert set(site) == {"lora_a", "lora_b"}, (slot, w["path"])
-                a, b = ref.lora_matrices(site["lora_a"], site["lora_b"], w["equation"])
+                a, b = lora_matrices(site["lora_a"], site["lora_b"], w["equation"])
                 adapters["lora"][slot] = (a, b, ALPHA / RANK)
         elif name == "houlsby":
             adapters["houlsby"] = (

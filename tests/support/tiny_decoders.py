@@ -15,6 +15,8 @@ import keras
 import keras_hub
 import numpy as np
 
+from tests.support.tiny_models import randomize_weights
+
 VOCABULARY = 64
 HIDDEN = 16
 LENGTH = 8  # test sequences; sliding windows below are shorter
@@ -193,12 +195,13 @@ FAMILIES = {
 
 
 def make_backbone(family, seed=0, **overrides):
-    """The tiny backbone of `family`, every weight random (see `_randomize_weights`)."""
+    """The tiny backbone of `family`, every weight random at unit-like scale."""
     keras.utils.set_random_seed(seed)
     spec = FAMILIES[family]
     backbone = spec.backbone_class(**{**spec.config, **overrides})
-    _randomize_weights(backbone, seed)
-    return backbone
+    # KerasHub's 0.02 initialisers would hide rotary embeddings, activations
+    # and norm weights from the references: see `randomize_weights`.
+    return randomize_weights(backbone, seed)
 
 
 def make_causal_lm(family, seed=0, **overrides):
@@ -223,24 +226,3 @@ def pad_right(inputs, extra):
         key: np.concatenate([value, np.zeros((value.shape[0], extra), value.dtype)], axis=1)
         for key, value in inputs.items()
     }
-
-
-def _randomize_weights(backbone, seed):
-    """Every weight random at a scale that makes the architecture visible.
-
-    KerasHub initialises GPT-style kernels with a standard deviation of
-    0.02, where attention is almost uniform and activations almost linear:
-    a reference without rotary embeddings, or with the wrong GELU, would
-    still agree. Norm scales and biases start as ones or zeros, so a
-    reference that forgot one, or Gemma's `1 + w`, would agree too.
-    """
-    rng = np.random.default_rng(seed + 100)
-    for variable in backbone.weights:
-        name = variable.path.rsplit("/", 1)[-1]
-        if name in ("kernel", "embeddings"):
-            values = rng.normal(scale=0.3, size=variable.shape)
-        elif name in ("scale", "gamma", "beta", "bias"):
-            values = variable.numpy() + rng.normal(scale=0.2, size=variable.shape)
-        else:
-            continue
-        variable.assign(values.astype("float32"))

@@ -132,6 +132,15 @@ def test_base_blocks_match_reference(family):
     _check_base_blocks(family)
 
 
+def test_phi3_long_rope_factors_past_the_pretraining_length():
+    """Phi-3's LongRoPE switches to its long factors once a sequence passes 16 tokens here."""
+    backbone = td.make_backbone("phi3")
+    assert td.FAMILIES["phi3"].config["pretraining_sequence_length"] < 20
+    for index in _block_indices(backbone):
+        base = ref.read_block_weights("phi3", _block(backbone, index))
+        _check_block("phi3", backbone, index, base, atol=1e-5, length=20)
+
+
 # Where KerasHub 0.32 and the architecture disagree, the tiny configurations
 # avoid the difference; these cells show it (strict: they fail once fixed).
 KERAS_HUB_DEVIATIONS = [
@@ -176,11 +185,13 @@ def _block(backbone, index):
     return backbone.transformer_layers[index]
 
 
-def _check_block(family, backbone, index, base, adapters=None, config=None, atol=1e-4):
+def _check_block(
+    family, backbone, index, base, adapters=None, config=None, atol=1e-4, length=td.LENGTH
+):
     spec = td.FAMILIES[family]
     config = spec.config if config is None else config
-    inputs = td.make_inputs()
-    hidden = np.random.default_rng(3).normal(size=(3, td.LENGTH, td.HIDDEN)).astype("float32")
+    inputs = td.make_inputs(length=length)
+    hidden = np.random.default_rng(3).normal(size=(3, length, td.HIDDEN)).astype("float32")
     mask = inputs["padding_mask"]
     got = np.array(_block(backbone, index)(hidden, **{spec.mask_argument: mask}))
     hp = ref.block_hparams(family, config, index)

@@ -1,4 +1,12 @@
-"""Every method on every supported backbone: identity, exact math, placement, counts."""
+"""Every method on every supported encoder backbone: identity, exact math, placement, counts.
+
+ALBERT calls one group of two blocks twice: its adapters are shared like the
+blocks' weights (counted once, applied at every call). DeBERTa-v3's
+disentangled attention has no attention spec, so prefix tuning is refused
+there; for its other methods the NumPy reference calls a fresh, unadapted
+KerasHub `DisentangledSelfAttention` (carrying the NumPy-merged LoRA weights)
+as an oracle for that attention only.
+"""
 
 import keras
 import numpy as np
@@ -14,6 +22,7 @@ from keras_adapters.layers import (
     SerialAdapterSite,
 )
 from tests.support import numpy_reference as ref
+from tests.support.kernel_layouts import lora_matrices
 from tests.support.tiny_models import (
     TINY,
     block_weights,
@@ -21,9 +30,19 @@ from tests.support.tiny_models import (
     make_inputs,
     module_weights,
     randomize_adapters,
+    randomize_weights,
 )
 
-BACKBONES = ["bert", "roberta", "distil_bert"]
+BACKBONES = [
+    "bert",
+    "roberta",
+    "distil_bert",
+    "xlm_roberta",
+    "electra",
+    "albert",
+    "deberta_v3",
+]
+NO_PREFIX = ("deberta_v3",)  # no attention spec for its disentangled attention
 D, LAYERS, M = TINY["hidden_dim"], TINY["num_layers"], 2
 BOTTLENECK = 2 * D * M + M + D  # down kernel + bias, up kernel + bias
 METHODS = {
@@ -47,21 +66,35 @@ METHODS = {
 IDENTITY_METHODS = [m for m in METHODS if not m.startswith("prefix")]
 
 
+def _cells(methods):
+    """`(kind, method)` pairs, without prefix tuning where it is refused."""
+    return [
+        (kind, method)
+        for kind in BACKBONES
+        for method in methods
+        if not (kind in NO_PREFIX and method.startswith("prefix"))
+    ]
+
+
 def _outputs(backbone, x):
     out = backbone(x)
     return {k: np.array(v) for k, v in (out.items() if isinstance(out, dict) else [("seq", out)])}
 
 
+def _blocks(backbone):
+    """The distinct blocks (ALBERT's groups flattened)."""
+    return keras_adapters.specs.get_backbone_spec(backbone).get_blocks(backbone)
+
+
 def _adapted(kind, method):
-    backbone = make_backbone(kind)
+    backbone = randomize_weights(make_backbone(kind))
     x = make_inputs(kind)
     base_out = _outputs(backbone, x)
     keras_adapters.add_adapter(backbone, METHODS[method][0], "a", verbose=False)
     return backbone, x, base_out
 
 
-@pytest.mark.parametrize("kind", BACKBONES)
-@pytest.mark.parametrize("method", IDENTITY_METHODS)
+@pytest.mark.parametrize(("kind", "method"), _cells(IDENTITY_METHODS))
 def test_identity_at_initialisation(kind, method):
     backbone, x, base_out = _adapted(kind, method)
     out = _outputs(backbone, x)
@@ -69,9 +102,9 @@ def test_identity_at_initialisation(kind, method):
         np.testing.assert_allclose(out[key], base_out[key], atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", BACKBONES)
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize(("kind", "method"), _cells(METHODS))
 def test_trainable_parameters_equal_formula(kind, method):
+    # ALBERT: two distinct blocks called twice each; adapters are counted once.
     backbone, _, _ = _adapted(kind, method)
     report = keras_adapters.trainable_report(backbone)
     expected = METHODS[method][1]
@@ -112,34 +145,20 @@ def _lora_merged_weights(block, w, method):
         "ffn_intermediate": block._feedforward_intermediate_dense,
         "ffn_output": block._feedforward_output_dense,
     }
-    merge = {  # kernel layouts: [in..., out...]
-        "query": "cr,rde->cde",
-        "key": "cr,rde->cde",
-        "value": "cr,rde->cde",
-        "output": "cdr,re->cde",
-        "ffn_intermediate": "ir,ro->io",
-        "ffn_output": "ir,ro->io",
-    }
     for name, layer in layers.items():
         if isinstance(getattr(layer, "base_layer", None), keras.layers.Layer) and hasattr(
             layer, "merge"
         ):
             m = layer.get_adapter("a")
-            delta = np.einsum(merge[name], m.lora_a.numpy(), m.lora_b.numpy()) * m.scale
-            w[f"{name}_kernel"] = w[f"{name}_kernel"] + delta
+            equation = getattr(layer.base_layer, "equation", None)  # None: a Dense
+            a, b = lora_matrices(m.lora_a.numpy(), m.lora_b.numpy(), equation)
+            kernel = w[f"{name}_kernel"]
+            w[f"{name}_kernel"] = kernel + (m.scale * a @ b).reshape(kernel.shape)
     return w
 
 
-@pytest.mark.parametrize("kind", BACKBONES)
-@pytest.mark.parametrize("method", list(METHODS))
-def test_block_matches_numpy_reference(kind, method):
-    backbone, x, _ = _adapted(kind, method)
-    randomize_adapters(backbone)
-    block = backbone.transformer_layers[0]
-    hidden = np.random.default_rng(3).normal(size=(3, 6, D)).astype("float32")
-    mask = x["padding_mask"]
-    got = block(hidden, padding_mask=mask)
-    w = _lora_merged_weights(block, block_weights(block), method)
+def _activation(block):
+    """The block's own feed-forward activation (the base model's, not under test)."""
     dense = block._feedforward_intermediate_dense
     while hasattr(dense, "base_layer"):
         dense = dense.base_layer
@@ -147,13 +166,107 @@ def test_block_matches_numpy_reference(kind, method):
         dense = dense.ffn_intermediate
     while hasattr(dense, "base_layer"):
         dense = dense.base_layer
-    activation = lambda t: np.array(dense.activation(t))  # noqa: E731 - the base model's own
-    expected = ref.encoder_block(
-        hidden, mask, w, block.layer_norm_epsilon, activation, _block_adapters(block, method)
+    return lambda t: np.array(dense.activation(t))
+
+
+def _deberta_attention_oracle(block, w, rel_embeddings, mask):
+    """DeBERTa's disentangled attention: a fresh KerasHub layer holding `w` (LoRA merged)."""
+    attention = block._self_attention_layer
+    while hasattr(attention, "base_layer"):
+        attention = attention.base_layer
+    oracle = type(attention).from_config(attention.get_config())
+    oracle.build((None, None, D))
+    for name in ("query", "key", "value", "output"):
+        dense = getattr(oracle, f"_{name}_dense")
+        dense.kernel.assign(w[f"{name}_kernel"].astype("float32"))
+        dense.bias.assign(w[f"{name}_bias"].astype("float32"))
+    attention_mask = np.repeat(mask[:, None, :], mask.shape[1], axis=1)
+
+    def attend(x):
+        return np.array(
+            oracle(
+                x.astype("float32"), rel_embeddings=rel_embeddings, attention_mask=attention_mask
+            ),
+            "float64",
+        )
+
+    return attend
+
+
+def _reference_block(kind, block, hidden, mask, method, rel_embeddings=None):
+    w = _lora_merged_weights(block, block_weights(block), method)
+    attention_fn = None
+    if kind == "deberta_v3":
+        attention_fn = _deberta_attention_oracle(block, w, rel_embeddings, mask)
+    return ref.encoder_block(
+        hidden,
+        mask,
+        w,
+        block.layer_norm_epsilon,
+        _activation(block),
+        _block_adapters(block, method),
+        attention_fn,
     )
+
+
+@pytest.mark.parametrize(("kind", "method"), _cells(METHODS))
+def test_block_matches_numpy_reference(kind, method):
+    backbone, x, _ = _adapted(kind, method)
+    randomize_adapters(backbone)
+    block = _blocks(backbone)[0]
+    rng = np.random.default_rng(3)
+    hidden = rng.normal(size=(3, 6, D)).astype("float32")
+    mask = x["padding_mask"]
+    kwargs = {}
+    if kind == "deberta_v3":
+        bucket_size = backbone.bucket_size
+        kwargs["rel_embeddings"] = rng.normal(size=(3, 2 * bucket_size, D)).astype("float32")
+    got = block(hidden, padding_mask=mask, **kwargs)
+    expected = _reference_block(kind, block, hidden, mask, method, **kwargs)
     # Padded query rows attend to nothing real in some methods; compare real tokens.
     real = mask.astype(bool)
-    np.testing.assert_allclose(np.array(got)[real], expected[real], atol=2e-5)
+    np.testing.assert_allclose(np.array(got)[real], expected[real], atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["lora_all", "houlsby", "pfeiffer", "parallel", "prefix"])
+def test_albert_adapters_are_shared_across_repeated_calls(method):
+    """ALBERT's output equals its group of reference blocks applied twice, adapters included."""
+    backbone, x, _ = _adapted("albert", method)
+    randomize_adapters(backbone)
+    tokens = backbone.token_embedding(x["token_ids"])
+    embedded = tokens + backbone.position_embedding(tokens)
+    embedded += backbone.segment_embedding(x["segment_ids"])
+    hidden = backbone.embeddings_projection(backbone.embeddings_layer_norm(embedded))
+    hidden, mask = np.array(hidden, "float64"), x["padding_mask"]
+    (group,) = backbone.transformer_layers
+    calls = backbone.num_layers // backbone.num_groups
+    assert calls == 2 and len(group) == 2
+    for _ in range(calls):
+        for block in group:
+            hidden = _reference_block("albert", block, hidden, mask, method)
+    real = mask.astype(bool)
+    got = _outputs(backbone, x)["sequence_output"]
+    np.testing.assert_allclose(got[real], hidden[real], atol=1e-4)
+
+
+@pytest.mark.parametrize("reparameterize", [False, True])
+def test_deberta_v3_refuses_prefix_tuning_and_stays_unchanged(reparameterize):
+    backbone = randomize_weights(make_backbone("deberta_v3"))
+    x = make_inputs("deberta_v3")
+    before_outputs, before_layers = (
+        _outputs(backbone, x),
+        [dict(vars(b)) for b in _blocks(backbone)],
+    )
+    weights = [v.path for v in backbone.weights]
+    config = keras_adapters.PrefixConfig(num_prefix_tokens=2, reparameterize=reparameterize)
+    with pytest.raises(ValueError, match="DisentangledSelfAttention, which has no attention spec"):
+        keras_adapters.add_adapter(backbone, config, "a", verbose=False)
+    assert [dict(vars(b)) for b in _blocks(backbone)] == before_layers
+    assert [v.path for v in backbone.weights] == weights
+    assert all(v.trainable for v in backbone.weights)
+    np.testing.assert_array_equal(_outputs(backbone, x)["seq"], before_outputs["seq"])
+    with pytest.raises(ValueError, match="has no adapters"):
+        keras_adapters.list_adapters(backbone)
 
 
 @pytest.mark.parametrize("kind", BACKBONES)
@@ -172,10 +285,12 @@ def test_each_placement_wraps_exactly_its_sublayers(kind):
         "prefix": {"_self_attention_layer": PrefixAttention},
     }
     for method, changed in expectations.items():
+        if kind in NO_PREFIX and method == "prefix":
+            continue
         backbone = make_backbone(kind)
-        before = [dict(vars(b)) for b in backbone.transformer_layers]
+        before = [dict(vars(b)) for b in _blocks(backbone)]
         keras_adapters.add_adapter(backbone, METHODS[method][0], "a", verbose=False)
-        for block, old in zip(backbone.transformer_layers, before):
+        for block, old in zip(_blocks(backbone), before):
             for attribute, value in old.items():
                 if not isinstance(value, keras.layers.Layer):
                     continue
@@ -196,8 +311,9 @@ def test_lora_wraps_query_and_value_only_by_default():
     assert not isinstance(attention._output_dense, LoraEinsumDense)
 
 
-@pytest.mark.parametrize("kind", BACKBONES)
-@pytest.mark.parametrize("method", ["prefix", "prefix_mlp", "houlsby", "lora_all"])
+@pytest.mark.parametrize(
+    ("kind", "method"), _cells(["prefix", "prefix_mlp", "houlsby", "lora_all"])
+)
 def test_padding_does_not_change_real_positions(kind, method):
     backbone, _, _ = _adapted(kind, method)
     randomize_adapters(backbone)

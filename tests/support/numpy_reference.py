@@ -60,10 +60,18 @@ def attention(x, padding_mask, w, prefix=None):
     return np.einsum("btnh,nhc->btc", out, w["output_kernel"]) + w["output_bias"]
 
 
-def encoder_block(x, padding_mask, w, epsilon, gelu=gelu_tanh, adapters=None):
-    """A post-LN block; `adapters` = {"houlsby"|"pfeiffer"|"parallel"|"prefix": params}."""
+def encoder_block(x, padding_mask, w, epsilon, gelu=gelu_tanh, adapters=None, attention_fn=None):
+    """A post-LN block; `adapters` = {"houlsby"|"pfeiffer"|"parallel"|"prefix": params}.
+
+    `attention_fn(x)`, if given, computes the attention sublayer (up to its
+    output projection) instead of the multi-head attention above: DeBERTa's
+    disentangled attention is not re-implemented here.
+    """
     adapters = adapters or {}
-    h_att = attention(x, padding_mask, w, adapters.get("prefix"))
+    if attention_fn is None:
+        h_att = attention(x, padding_mask, w, adapters.get("prefix"))
+    else:
+        h_att = attention_fn(x)
     if "houlsby" in adapters:
         att, ffn, act, s = adapters["houlsby"]
         h_att = h_att + bottleneck(h_att, att, act, s)

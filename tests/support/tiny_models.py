@@ -17,12 +17,30 @@ BACKBONES = {
     "bert": (keras_hub.models.BertBackbone, keras_hub.models.BertTextClassifier),
     "roberta": (keras_hub.models.RobertaBackbone, keras_hub.models.RobertaTextClassifier),
     "distil_bert": (keras_hub.models.DistilBertBackbone, keras_hub.models.DistilBertTextClassifier),
+    "xlm_roberta": (
+        keras_hub.models.XLMRobertaBackbone,
+        keras_hub.models.XLMRobertaTextClassifier,
+    ),
+    "electra": (keras_hub.models.ElectraBackbone, None),
+    "albert": (keras_hub.models.AlbertBackbone, keras_hub.models.AlbertTextClassifier),
+    "deberta_v3": (keras_hub.models.DebertaV3Backbone, keras_hub.models.DebertaV3TextClassifier),
 }
+# What a backbone needs beyond `TINY`.
+EXTRA = {
+    "electra": dict(embedding_dim=6),  # projected to hidden_dim before the blocks
+    # One group of two blocks, called twice: four block calls, two blocks' weights.
+    "albert": dict(embedding_dim=6, num_groups=1, num_inner_repetitions=2),
+    "deberta_v3": dict(bucket_size=4),  # log-bucketed relative positions beyond +-2
+}
+WITH_SEGMENT_IDS = ("bert", "electra", "albert")
 
 
 def make_backbone(kind="bert", seed=0, **overrides):
     keras.utils.set_random_seed(seed)
-    return BACKBONES[kind][0](**{**TINY, **overrides})
+    config = {**TINY, **EXTRA.get(kind, {}), **overrides}
+    if kind == "electra":  # ElectraBackbone names it `vocab_size`
+        config["vocab_size"] = config.pop("vocabulary_size")
+    return BACKBONES[kind][0](**config)
 
 
 def make_classifier(kind="bert", seed=0, **overrides):
@@ -44,9 +62,32 @@ def make_inputs(kind="bert", batch=3, length=6, seed=1):
         padding_mask[row, length - row :] = 0
     token_ids = token_ids * padding_mask
     inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
-    if kind == "bert":
+    if kind in WITH_SEGMENT_IDS:
         inputs["segment_ids"] = np.zeros((batch, length), dtype="int32")
     return inputs
+
+
+def randomize_weights(model, seed=0, scale=0.3):
+    """Gives the base weights random values at a scale that makes the architecture visible.
+
+    With KerasHub's initialisers (standard deviation 0.02) attention is almost
+    uniform and activations almost linear, so a reference that got attention
+    or an activation wrong would still agree; norm scales and biases start
+    as ones or zeros, so one that forgot them would agree too. Kernels and
+    embeddings become `N(0, scale)`; norm weights and biases get that noise
+    added (times 2/3).
+    """
+    rng = np.random.default_rng(seed + 100)
+    for variable in model.weights:
+        name = variable.path.rsplit("/", 1)[-1]
+        if name in ("kernel", "embeddings"):
+            values = rng.normal(scale=scale, size=variable.shape)
+        elif name in ("scale", "gamma", "beta", "bias"):
+            values = variable.numpy() + rng.normal(scale=scale * 2 / 3, size=variable.shape)
+        else:
+            continue
+        variable.assign(values.astype("float32"))
+    return model
 
 
 def randomize_adapters(model, seed=2, scale=0.3):

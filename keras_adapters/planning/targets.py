@@ -10,6 +10,8 @@ of the vocabulary that the spec does not define is an error, never a suffix.
 
 import re
 
+import keras
+
 from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.planning.layer_tree import walk
@@ -81,7 +83,7 @@ def find_targets(context, config, is_capable):
                 candidates.append((owner, attribute, layer))
     if not candidates:
         outside = [
-            layer.path
+            layer
             for layer in context.root._flatten_layers()
             if layer.path and matches(layer.path, targets)
         ]
@@ -103,7 +105,14 @@ def no_match_error(argument, patterns, available, outside=(), spec=None):
     )
     if outside:
         message += (
-            f" It matches {', '.join(outside[:4])}, which are nodes of a functional graph "
-            "(outside the transformer blocks) and cannot be swapped in place."
+            f" It matches {', '.join(layer.path for layer in outside[:4])}, which are nodes of a "
+            "functional graph (outside the transformer blocks) and cannot be swapped in place."
         )
+        if any(isinstance(layer, keras.layers.Embedding) for layer in outside):
+            message += (
+                " Token embeddings are not adapted: in models that tie them to the output "
+                "projection (Llama 3, Gemma, GPT-2...) the input and output uses would have to "
+                "change together. Train the embedding itself with "
+                "`modules_to_save=['token_embedding']`, or adapt the blocks."
+            )
     return ValueError(message)

@@ -172,3 +172,18 @@ def test_report_counts_and_prints(capsys):
     assert report.trainable == 64 + 18
     assert report.total == sum(int(np.prod(v.shape)) for v in classifier.weights)
     assert abs(report.percent - 100 * 82 / report.total) < 1e-9
+
+
+def test_tied_token_embeddings_are_refused_with_the_alternative():
+    from tests.support.tiny_decoders import make_causal_lm
+
+    causal_lm = make_causal_lm("llama3")
+    before = [v.path for v in causal_lm.weights]
+    with pytest.raises(ValueError, match="Token embeddings are not adapted.*modules_to_save"):
+        keras_adapters.add_adapter(causal_lm, _lora(["token_embedding"]), "a", verbose=False)
+    assert [v.path for v in causal_lm.weights] == before
+    keras_adapters.add_adapter(
+        causal_lm, _lora(["query"], modules_to_save=["token_embedding"]), "a", verbose=False
+    )
+    trainable = {v.path for v in causal_lm.trainable_weights}
+    assert "token_embedding/embeddings" in trainable

@@ -142,8 +142,8 @@ def machine_info():
     }
 
 
-def write_results(path, section):
-    """Replaces the "Latest results" section of `path` with `section`.
+def write_results(path, section, heading=RESULTS_HEADING):
+    """Replaces the `heading` section ("Latest results") of `path` with `section`.
 
     Everything before the `## Latest results` heading is kept, and so is
     any later `## ` section after the results. A missing file (or one without
@@ -155,12 +155,12 @@ def write_results(path, section):
     """
     path = pathlib.Path(path)
     text = path.read_text() if path.exists() else ""
-    start = text.find(RESULTS_HEADING + "\n")
+    start = text.find(heading + "\n")
     if start < 0:
         before, after = (text.rstrip() + "\n\n" if text.strip() else INTRO), ""
     else:
         before = text[:start]
-        rest = text[start + len(RESULTS_HEADING) + 1 :]
+        rest = text[start + len(heading) + 1 :]
         following = re.search(r"^## ", rest, flags=re.MULTILINE)
         after = "\n" + rest[following.start() :] if following else ""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,13 @@ from bench_measure import peak_rss_mib, time_calls  # noqa: E402
 HEADING = "## Latest results: decoder LLM"
 TRAIN = ("full", "lora", "houlsby", "pfeiffer", "parallel", "prefix")
 GENERATE = ("base", "lora_merged", "lora_unmerged", "pfeiffer", "prefix")
+GENERATE_LABELS = {
+    "base": "base model",
+    "lora_merged": "LoRA, merged",
+    "lora_unmerged": "LoRA, unmerged",
+    "pfeiffer": "Pfeiffer adapter",
+    "prefix": "prefix tuning",
+}
 SETUPS = {
     "full": "every weight trainable",
     "lora": '`LoraConfig(rank=8, alpha=16, targets="all-linear")`',
@@ -205,12 +212,15 @@ def render(results, options, machine):
     for name in GENERATE:
         r = gen.get(name)
         if r is None or "error" in r:
-            lines.append(f"| {name} | {SETUPS[name]} | failed: {r and r.get('error')} | | |")
+            lines.append(
+                f"| {GENERATE_LABELS[name]} | {SETUPS[name]} | failed: {r and r.get('error')} | | |"
+            )
             continue
         t = r["timing"]["median_s"]
         ratio = f"{t / base:.3f}" if base else "–"
         lines.append(
-            f"| {name} | {SETUPS[name]} | {r['new_tokens'] / t:.1f} | {ratio} | {r['peak_mib']:.0f} |"
+            f"| {GENERATE_LABELS[name]} | {SETUPS[name]} | {r['new_tokens'] / t:.1f} | {ratio} | "
+            f"{r['peak_mib']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -36,6 +36,6 @@ def test_quick_run_writes_both_tables(tmp_path):
     assert _row(text, "full")[5] == "1.00"
     for name in ("lora", "houlsby", "pfeiffer", "parallel", "prefix"):
         assert float(_row(text, name)[5]) > 0
-    assert _row(text, "base")[3] == "1.000"
-    for name in ("lora_merged", "lora_unmerged", "pfeiffer", "prefix"):
+    assert _row(text, "base model")[3] == "1.000"
+    for name in ("LoRA, merged", "LoRA, unmerged", "Pfeiffer adapter", "prefix tuning"):
         assert float(_row(text, name)[2]) > 0

@@ -206,6 +206,7 @@ def train_causal_lm(args, config, output_dir):
             label_words=label_words,
             instruction=instruction,
             system_prompt=system,
+            max_new_tokens=args.max_new_tokens,
             method=args.method,
             adapter_name=run_files.ADAPTER_NAME,
             adapter_config=None if config is None else config.get_config(),
@@ -277,9 +278,12 @@ def _check_tokenizer(causal_lm):
 
 def _check_lengths(causal_lm, prompts, label_words, sequence_length):
     """Every prompt with its longest answer must fit; say which do not, before any work."""
-    tokenizer = causal_lm.preprocessor.tokenizer
-    answer = max(len(tokenizer(w)) for w in label_words) + 2  # start and end tokens
-    lengths = [len(tokenizer(p)) + answer for p in prompts]
+    preprocessor = causal_lm.preprocessor
+    tokenizer = preprocessor.tokenizer
+    extra = int(preprocessor.add_start_token) + int(preprocessor.add_end_token)
+    answer = max(len(tokenizer(w)) for w in label_words) + extra
+    # Packed to `sequence_length + 1` tokens, shifted by one into inputs and labels.
+    lengths = [len(tokenizer(p)) + answer - 1 for p in prompts]
     too_long = [n for n in lengths if n > sequence_length]
     if too_long:
         raise ValueError(

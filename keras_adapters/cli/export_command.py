@@ -13,9 +13,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--adapters",
         default="merged",
-        choices=("merged", "switchable"),
-        help="merged: LoRA folded into the base weights (default); switchable: unmerged, "
-        "one signature per adapter",
+        choices=("merged", "switchable", "unmerged"),
+        help="merged: LoRA folded into the base weights (default); switchable (classifiers): "
+        "unmerged, one signature per adapter; unmerged (causal LMs): adapters as they are",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing SavedModel")
     parser.add_argument("--cache-dir", default=None, help="asset cache directory")
@@ -28,10 +28,19 @@ def run(args):
     from keras_adapters.export import export_text_classifier, verify_saved_model
     from keras_adapters.saving.atomic_directory import check_replaceable
 
-    run_files.read_run_config(args.run_dir)
+    config = run_files.read_run_config(args.run_dir)
+    causal = run_files.is_causal_lm(config)
+    valid = ("merged", "unmerged") if causal else ("merged", "switchable")
+    if args.adapters not in valid:
+        raise ValueError(
+            f"`--adapters` must be one of {list(valid)} for this run ({config.get('task', 'text-classification')}). "
+            f"Received: --adapters={args.adapters}"
+        )
     output = pathlib.Path(args.output or pathlib.Path(args.run_dir) / run_files.SAVED_MODEL_DIR)
     check_replaceable(output, args.overwrite, "saved_model.pb", "--output")
     model, config = run_files.load_run_model(args.run_dir, args.cache_dir)
+    if causal:
+        return _export_causal_lm(model, config, output, args)
     export_text_classifier(
         model, output, label_names=config["label_names"], adapters=args.adapters, overwrite=True
     )
@@ -41,4 +50,44 @@ def run(args):
         expected = model.predict(texts, verbose=0)
         verify_saved_model(output, texts, expected_logits=expected, atol=1e-5)
         print("Verified: a fresh TensorFlow process gives the Keras model's logits.")
+    return 0
+
+
+def _export_causal_lm(causal_lm, config, output, args):
+    from keras_adapters.cli.causal_lm_job import build_prompt
+    from keras_adapters.export import call_saved_model, export_causal_lm
+
+    new_tokens = config.get("max_new_tokens", 8)
+    export_causal_lm(
+        causal_lm,
+        output,
+        max_length=config["sequence_length"] + new_tokens,
+        max_new_tokens=new_tokens,
+        adapters=args.adapters,
+        overwrite=True,
+    )
+    print(f"Exported {output} ({args.adapters}).")
+    if args.verify:
+        causal_lm.compile(sampler="greedy")
+        texts = ["a gripping, funny and moving film", "dull, predictable and far too long"]
+        prompts = [
+            build_prompt(
+                t, config["instruction"], config["system_prompt"], config["backbone_preset"]
+            )
+            for t in texts
+        ]
+        tokenizer = causal_lm.preprocessor.tokenizer
+        start = int(causal_lm.preprocessor.add_start_token)
+        expected = [
+            causal_lm.generate(
+                p, max_length=len(tokenizer(p)) + start + new_tokens, strip_prompt=True
+            )
+            for p in prompts
+        ]
+        outputs = call_saved_model(output, {"prompts": prompts})
+        if outputs["text"] != expected:
+            raise AssertionError(
+                f"The SavedModel answers {outputs['text']!r}, generate() {expected!r}."
+            )
+        print("Verified: a fresh TensorFlow process gives generate()'s answers.")
     return 0

@@ -1,4 +1,4 @@
-"""`keras-adapters predict`: classify texts with a SavedModel or a training run."""
+"""`keras-adapters predict`: classify texts (or answer prompts) with a SavedModel or a run."""
 
 import json
 import pathlib
@@ -21,15 +21,26 @@ def run(args):
     if not texts:
         raise ValueError("No texts to classify: pass them as arguments or one per line on stdin.")
     path = pathlib.Path(args.model)
+    answers = None
     if (path / "saved_model.pb").is_file():
-        labels, probabilities, label_names = _from_saved_model(path, texts)
+        answers = _answers_from_saved_model(path, texts)
+        if answers is None:
+            labels, probabilities, label_names = _from_saved_model(path, texts)
     elif (path / "run_config.json").is_file():
-        labels, probabilities, label_names = _from_run(path, texts, args.cache_dir)
+        answers = _answers_from_run(path, texts, args.cache_dir)
+        if answers is None:
+            labels, probabilities, label_names = _from_run(path, texts, args.cache_dir)
     else:
         raise FileNotFoundError(
             "`model` must be a SavedModel directory (with saved_model.pb) or a run directory "
             f"(with run_config.json). Received: model={args.model!r}"
         )
+    if answers is not None:
+        for text, answer in zip(texts, answers):
+            print(
+                json.dumps({"text": text, "answer": answer}) if args.json else f"{answer}\t{text}"
+            )
+        return 0
     for text, label, row in zip(texts, labels, probabilities):
         scores = {name: round(float(p), 4) for name, p in zip(label_names, row)}
         if args.json:
@@ -64,3 +75,34 @@ def _from_run(path, texts, cache_dir):
     probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(texts, verbose=0)))
     names = config["label_names"]
     return [names[i] for i in probabilities.argmax(-1)], probabilities, names
+
+
+def _answers_from_saved_model(path, texts):
+    """Generated answers if the SavedModel generates text (`export_causal_lm`), else None."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401 - registers the tokenizer ops
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    if "text" not in serve.structured_outputs:
+        return None
+    return [x.decode() for x in serve(prompts=tf.constant(texts))["text"].numpy()]
+
+
+def _answers_from_run(path, texts, cache_dir):
+    """For a `--task causal-lm` run: each text in the run's prompt, the model's answer."""
+    from keras_adapters.cli import run_files
+    from keras_adapters.cli.causal_lm_job import build_prompt
+
+    if not run_files.is_causal_lm(run_files.read_run_config(path)):
+        return None
+    causal_lm, config = run_files.load_run_model(path, cache_dir)
+    causal_lm.compile(sampler="greedy")
+    tokenizer, start = causal_lm.preprocessor.tokenizer, int(causal_lm.preprocessor.add_start_token)
+    answers = []
+    for text in texts:
+        prompt = build_prompt(
+            text, config["instruction"], config["system_prompt"], config["backbone_preset"]
+        )
+        length = len(tokenizer(prompt)) + start + config.get("max_new_tokens", 8)
+        answers.append(causal_lm.generate(prompt, max_length=length, strip_prompt=True).strip())
+    return answers

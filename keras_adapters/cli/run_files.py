@@ -45,14 +45,32 @@ def read_run_config(run_dir):
     return config
 
 
+def is_causal_lm(config):
+    return config.get("task") == "causal-lm"
+
+
 def load_run_model(run_dir, cache_dir=None):
-    """Rebuilds the trained Keras classifier of a run; returns `(model, run_config)`."""
+    """Rebuilds the trained Keras model of a run; returns `(model, run_config)`.
+
+    A classifier for text-classification runs, the KerasHub causal LM for
+    `--task causal-lm` runs.
+    """
     import keras_adapters
 
     config = read_run_config(run_dir)
-    model = build_classifier(
-        config["backbone_preset"], config["sequence_length"], len(config["label_names"]), cache_dir
-    )
+    if is_causal_lm(config):
+        model = keras_adapters.assets.load_causal_lm_preset(
+            config["backbone_preset"],
+            cache_dir=cache_dir,
+            sequence_length=config["sequence_length"],
+        )
+    else:
+        model = build_classifier(
+            config["backbone_preset"],
+            config["sequence_length"],
+            len(config["label_names"]),
+            cache_dir,
+        )
     run_dir = pathlib.Path(run_dir)
     if config["method"] == "full":
         model.load_weights(run_dir / FULL_WEIGHTS)

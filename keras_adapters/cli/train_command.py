@@ -25,7 +25,7 @@ TASK_DEFAULTS = {
     ),
     "causal-lm": dict(
         backbone="smollm2_135m_instruct",
-        sequence_length=96,
+        sequence_length=104,
         batch_size=8,
         train_examples=1200,
         adapter_learning_rate=1e-3,
@@ -86,7 +86,7 @@ def add_arguments(parser):
         "--sequence-length",
         type=int,
         default=None,
-        help="tokens per text, > 0 (default: 48; causal-lm: 96, prompt and answer)",
+        help="tokens per text, > 0 (default: 48; causal-lm: 104, prompt and answer)",
     )
     model.add_argument("--batch-size", type=int, default=None, help="(default: 32; causal-lm: 8)")
     model.add_argument("--epochs", type=int, default=1, help="(default: 1)")

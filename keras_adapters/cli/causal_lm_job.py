@@ -175,7 +175,11 @@ def train_causal_lm(args, config, output_dir):
     steps_log = StepLog()
     try:
         history = causal_lm.fit(
-            train, epochs=args.epochs, verbose=args.verbose, callbacks=[steps_log]
+            train,
+            epochs=args.epochs,
+            verbose=args.verbose,
+            callbacks=[steps_log],
+            shuffle=False,  # the dataset shuffles itself, seeded, every epoch
         )
     finally:
         causal_lm.preprocessor = preprocessor

@@ -10,5 +10,6 @@ from keras_adapters.methods.bottleneck.houlsby_config import HoulsbyConfig
 from keras_adapters.methods.bottleneck.parallel_config import ParallelConfig
 from keras_adapters.methods.bottleneck.pfeiffer_config import PfeifferConfig
 from keras_adapters.methods.lora.lora_config import LoraConfig
+from keras_adapters.methods.lora.low_rank_config import LowRankConfig
 from keras_adapters.methods.prefix.prefix_config import PrefixConfig
 from keras_adapters.methods.registry import config_from_dict, registered_methods

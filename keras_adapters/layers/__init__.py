@@ -15,7 +15,11 @@ from keras_adapters.methods.bottleneck.post_norm_adapter_site import PostNormAda
 from keras_adapters.methods.bottleneck.serial_adapter_site import SerialAdapterSite
 from keras_adapters.methods.bottleneck.tap_module import TapModule
 from keras_adapters.methods.bottleneck.tapped_parallel_site import TappedParallelSite
-from keras_adapters.methods.lora.einsum_factorization import EinsumFactorization, factorize_einsum
+from keras_adapters.methods.lora.einsum_factorization import (
+    EinsumFactorization,
+    align_axes,
+    factorize_einsum,
+)
 from keras_adapters.methods.lora.lora_dense import LoraDense
 from keras_adapters.methods.lora.lora_einsum_dense import LoraEinsumDense
 from keras_adapters.methods.lora.lora_embedding import LoraEmbedding

@@ -14,6 +14,7 @@ from keras_adapters import assets, attention, configs, data, layers, methods, mo
 from keras_adapters.configs import (
     AdapterConfig,
     HoulsbyConfig,
+    IA3Config,
     LoraConfig,
     ParallelConfig,
     PfeifferConfig,

@@ -14,11 +14,13 @@ def test_every_builtin_method_is_registered_with_its_config():
         "houlsby",
         "parallel",
         "lora",
+        "dora",
         "ia3",
         "prefix",
     )
     for config in (
         keras_adapters.LoraConfig(),
+        keras_adapters.DoraConfig(),
         keras_adapters.IA3Config(),
         keras_adapters.HoulsbyConfig(),
         keras_adapters.PrefixConfig(),
@@ -34,7 +36,7 @@ def test_method_for_refuses_anything_else():
 
 
 def test_config_from_dict_names_the_valid_methods():
-    with pytest.raises(ValueError, match="Unknown adapter method 'adalora'. Valid methods: .*ia3"):
+    with pytest.raises(ValueError, match="Unknown adapter method 'adalora'. Valid methods: .*dora"):
         methods.config_from_dict({"method": "adalora"})
 
 

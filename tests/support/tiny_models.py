@@ -78,7 +78,8 @@ def randomize_adapters(model, seed=2, scale=0.3):
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         if "/lora/" in variable.path or any(
-            f"/{m}/" in variable.path for m in ("houlsby", "pfeiffer", "parallel", "prefix", "ia3")
+            f"/{m}/" in variable.path
+            for m in ("houlsby", "pfeiffer", "parallel", "prefix", "ia3", "dora")
         ):
             variable.assign(rng.normal(scale=scale, size=variable.shape).astype("float32"))
 

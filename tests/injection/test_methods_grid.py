@@ -35,6 +35,11 @@ METHODS = {
         ),
         LAYERS * (4 * (D * 2 + 2 * D) + (D * 2 + 2 * 16) + (16 * 2 + 2 * D)),
     ),
+    "dora": (  # LoRA's A, B plus a magnitude per output feature
+        keras_adapters.DoraConfig(rank=3, alpha=6),
+        LAYERS * 2 * (D * 3 + 3 * D + D),
+    ),
+    "ia3": (keras_adapters.IA3Config(), LAYERS * (D + D + 16)),  # l_k, l_v, l_ff
     "houlsby": (keras_adapters.HoulsbyConfig(bottleneck_dim=M), LAYERS * 2 * BOTTLENECK),
     "pfeiffer": (keras_adapters.PfeifferConfig(bottleneck_dim=M), LAYERS * BOTTLENECK),
     "parallel": (keras_adapters.ParallelConfig(bottleneck_dim=M), LAYERS * BOTTLENECK),
@@ -99,9 +104,20 @@ def _block_adapters(block, method):
     return {}
 
 
-def _lora_merged_weights(block, w, method):
-    """Base weights with `scale * A B` folded in, computed here in NumPy."""
-    if not method.startswith("lora"):
+# Kernel subscripts, input axes, output axes of the block's projections.
+LAYOUTS = {
+    "query": ("cde", "c", "de"),
+    "key": ("cde", "c", "de"),
+    "value": ("cde", "c", "de"),
+    "output": ("cde", "cd", "e"),
+    "ffn_intermediate": ("io", "i", "o"),
+    "ffn_output": ("io", "i", "o"),
+}
+
+
+def _merged_weights(block, w, method):
+    """Base weights with the LoRA, DoRA or IA3 update folded in, computed here in NumPy."""
+    if not method.startswith(("lora", "dora", "ia3")):
         return w
     attention = block._self_attention_layer
     layers = {
@@ -112,21 +128,26 @@ def _lora_merged_weights(block, w, method):
         "ffn_intermediate": block._feedforward_intermediate_dense,
         "ffn_output": block._feedforward_output_dense,
     }
-    merge = {  # kernel layouts: [in..., out...]
-        "query": "cr,rde->cde",
-        "key": "cr,rde->cde",
-        "value": "cr,rde->cde",
-        "output": "cdr,re->cde",
-        "ffn_intermediate": "ir,ro->io",
-        "ffn_output": "ir,ro->io",
-    }
     for name, layer in layers.items():
-        if isinstance(getattr(layer, "base_layer", None), keras.layers.Layer) and hasattr(
-            layer, "merge"
+        if not (
+            isinstance(getattr(layer, "base_layer", None), keras.layers.Layer)
+            and hasattr(layer, "merge")
         ):
-            m = layer.get_adapter("a")
-            delta = np.einsum(merge[name], m.lora_a.numpy(), m.lora_b.numpy()) * m.scale
-            w[f"{name}_kernel"] = w[f"{name}_kernel"] + delta
+            continue
+        kernel, inputs, outputs = LAYOUTS[name]
+        m = layer.get_adapter("a")
+        if method == "ia3":  # W * l over the output axes and b * l, or W * l over the inputs
+            l, axes = m.ia3_l.numpy(), inputs if m.feedforward else outputs  # noqa: E741
+            w[f"{name}_kernel"] = np.einsum(f"{kernel},{axes}->{kernel}", w[f"{name}_kernel"], l)
+            if not m.feedforward:
+                w[f"{name}_bias"] = np.einsum(f"{outputs},{axes}->{outputs}", w[f"{name}_bias"], l)
+            continue
+        a, b = m.lora_a.numpy(), m.lora_b.numpy()
+        v = w[f"{name}_kernel"] + np.einsum(f"{inputs}r,r{outputs}->{kernel}", a, b) * m.scale
+        if method == "dora":  # W' = m V / ||V||, the norm over the input axes
+            norm = np.sqrt((v**2).sum(axis=tuple(kernel.index(c) for c in inputs)))
+            v = np.einsum(f"{kernel},{outputs}->{kernel}", v, m.magnitude.numpy() / norm)
+        w[f"{name}_kernel"] = v
     return w
 
 
@@ -139,7 +160,7 @@ def test_block_matches_numpy_reference(kind, method):
     hidden = np.random.default_rng(3).normal(size=(3, 6, D)).astype("float32")
     mask = x["padding_mask"]
     got = block(hidden, padding_mask=mask)
-    w = _lora_merged_weights(block, block_weights(block), method)
+    w = _merged_weights(block, block_weights(block), method)
     dense = block._feedforward_intermediate_dense
     while hasattr(dense, "base_layer"):
         dense = dense.base_layer

@@ -171,6 +171,7 @@ def test_gpt_neo_x_has_no_query_or_value_slot():
         ),
         (None, keras_adapters.DoraConfig(targets=["nothing_here"]), "matched no adapter-capable"),
     ],
+    ids=["layer_norm", "under_lora", "under_ia3", "no_match"],
 )
 def test_bad_input_is_refused_before_the_model_changes(first, config, message):
     backbone = make_backbone()
@@ -180,3 +181,18 @@ def test_bad_input_is_refused_before_the_model_changes(first, config, message):
     with pytest.raises(ValueError, match=message):
         keras_adapters.add_adapter(backbone, config, "dora", verbose=False)
     _assert_unchanged(backbone, before)
+
+
+def test_deleting_the_adapters_leaves_the_base_model():
+    backbone = make_backbone()
+    x = make_inputs()
+    before = _structure(backbone)
+    for name in ("a", "b"):
+        keras_adapters.add_adapter(backbone, keras_adapters.DoraConfig(rank=2), name, verbose=False)
+    keras_adapters.delete_adapter(backbone, "a")
+    assert len([v for v in backbone.weights if v.path.endswith("/b/merge_norm")]) == 4
+    assert not [v for v in backbone.weights if "/a/" in v.path]
+    keras_adapters.delete_adapter(backbone, "b")
+    _assert_unchanged(backbone, before)
+    assert all(v.trainable for v in backbone.weights)
+    backbone(x)

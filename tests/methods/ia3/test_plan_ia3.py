@@ -149,6 +149,7 @@ def test_gpt_neo_x_has_no_key_slot():
             r"`layers` must hold block indices in \[-2, 1\].*Received: layers=\[5\]",
         ),
     ],
+    ids=["feedforward_slot_missing", "nonlinear_output", "layer_norm", "bad_layers"],
 )
 def test_bad_input_is_refused_before_the_model_changes(config, message):
     backbone = make_backbone()

@@ -13,7 +13,9 @@ keras_adapters.add_adapter(classifier, keras_adapters.LoraConfig(rank=8), "senti
 from keras_adapters import assets, attention, configs, data, layers, methods, models, specs
 from keras_adapters.configs import (
     AdapterConfig,
+    DoraConfig,
     HoulsbyConfig,
+    IA3Config,
     LoraConfig,
     ParallelConfig,
     PfeifferConfig,

@@ -15,7 +15,17 @@ from keras_adapters.methods.bottleneck.post_norm_adapter_site import PostNormAda
 from keras_adapters.methods.bottleneck.serial_adapter_site import SerialAdapterSite
 from keras_adapters.methods.bottleneck.tap_module import TapModule
 from keras_adapters.methods.bottleneck.tapped_parallel_site import TappedParallelSite
-from keras_adapters.methods.lora.einsum_factorization import EinsumFactorization, factorize_einsum
+from keras_adapters.methods.dora.dora_dense import DoraDense
+from keras_adapters.methods.dora.dora_einsum_dense import DoraEinsumDense
+from keras_adapters.methods.dora.dora_weights import DoraWeights
+from keras_adapters.methods.ia3.ia3_dense import IA3Dense
+from keras_adapters.methods.ia3.ia3_einsum_dense import IA3EinsumDense
+from keras_adapters.methods.ia3.ia3_vector import IA3Vector
+from keras_adapters.methods.lora.einsum_factorization import (
+    EinsumFactorization,
+    align_axes,
+    factorize_einsum,
+)
 from keras_adapters.methods.lora.lora_dense import LoraDense
 from keras_adapters.methods.lora.lora_einsum_dense import LoraEinsumDense
 from keras_adapters.methods.lora.lora_embedding import LoraEmbedding

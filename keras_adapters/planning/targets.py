@@ -14,6 +14,7 @@ import keras
 
 from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.layer_chain import LayerChain
+from keras_adapters.core.mergeable_wrapper import MergeableWrapper
 from keras_adapters.planning.layer_tree import walk
 from keras_adapters.specs.slots import PROJECTION_SLOTS, SLOTS
 
@@ -71,7 +72,7 @@ def find_targets(context, config, is_capable):
     candidates, available = [], []
     for index in context.block_indices(config.layers):
         block = context.blocks[index]
-        slot_ids = {slot: {id(context.slot_layer(block, slot))} for slot in spec.slots}
+        slot_ids = block_slot_ids(context, block)
         for owner, attribute, layer in walk(block):
             if isinstance(layer, (AdapterWrapper, LayerChain)) or layer.path is None:
                 continue
@@ -89,6 +90,35 @@ def find_targets(context, config, is_capable):
         ]
         raise no_match_error("targets", config.targets, available, outside, spec)
     return candidates
+
+
+def block_slot_ids(context, block):
+    """`{slot: {id(layer)}}` for the layers filling the spec's slots in `block`.
+
+    The form `matches` takes as `slot_ids`.
+    """
+    return {slot: {id(context.slot_layer(block, slot))} for slot in context.spec.slots}
+
+
+def check_single_merging_method(owner, layer, wrapper_class, method):
+    """Refuses a layer that a weight-merging wrapper of another class already wraps.
+
+    Two methods that fold their updates into one kernel (LoRA, DoRA, IA3)
+    would each merge against weights the other one changed, so a projection
+    takes one such method; several adapters of that method share its wrapper.
+
+    Args:
+        owner: the layer holding `layer` (from `find_targets`).
+        layer: the targeted layer.
+        wrapper_class: the wrapper the method would put around `layer`.
+        method: the method's name, for the message.
+    """
+    if isinstance(owner, MergeableWrapper) and not isinstance(owner, wrapper_class):
+        raise ValueError(
+            f"{method} cannot adapt {layer.path!r}: it is already wrapped by "
+            f"{type(owner).__name__}, which merges another method into the same kernel. "
+            "Give each method its own layers with `targets` / `exclude`."
+        )
 
 
 def describe(patterns):

@@ -5,6 +5,8 @@ from keras_adapters.configs import config_from_dict
 
 ALL_CONFIGS = [
     keras_adapters.LoraConfig(rank=4, alpha=8, dropout=0.1, use_rslora=True, targets=["query"]),
+    keras_adapters.DoraConfig(rank=4, alpha=8, dropout=0.1, use_rslora=True, targets="all-linear"),
+    keras_adapters.IA3Config(targets=["key", "ffn_output"], feedforward=["ffn_output"]),
     keras_adapters.PfeifferConfig(bottleneck_dim=4, layers=[0]),
     keras_adapters.HoulsbyConfig(reduction_factor=2, layer_norm=True),
     keras_adapters.ParallelConfig(activation="tanh", modules_to_save=["logits"]),
@@ -43,6 +45,8 @@ def test_lora_scale(rank, alpha, rslora, expected):
         (keras_adapters.LoraConfig, {"alpha": 0}, "alpha=0"),
         (keras_adapters.LoraConfig, {"targets": []}, "targets=[]"),
         (keras_adapters.LoraConfig, {"layers": "all"}, "layers='all'"),
+        (keras_adapters.DoraConfig, {"rank": 0}, "rank=0"),
+        (keras_adapters.IA3Config, {"feedforward": ""}, "feedforward=''"),
         (keras_adapters.HoulsbyConfig, {"activation": "softplus"}, "activation='softplus'"),
         (keras_adapters.PfeifferConfig, {"bottleneck_dim": 0}, "bottleneck_dim=0"),
         (keras_adapters.PfeifferConfig, {"reduction_factor": 0}, "reduction_factor=0"),
@@ -64,8 +68,8 @@ def test_bottleneck_width_checked_against_hidden_size():
 
 
 def test_unknown_method_and_fields():
-    with pytest.raises(ValueError, match="Unknown adapter method 'dora'"):
-        config_from_dict({"method": "dora"})
+    with pytest.raises(ValueError, match="Unknown adapter method 'adalora'"):
+        config_from_dict({"method": "adalora"})
     with pytest.raises(ValueError, match="Unknown fields for LoraConfig: \\['rnak'\\]"):
         config_from_dict({"method": "lora", "rnak": 4})
 

@@ -161,3 +161,32 @@ def test_adapters_merged_by_the_user_stay_merged(tmp_path):
     served = loaded.signatures["serving_default"](texts=tf.constant(TEXTS))["logits"].numpy()
     np.testing.assert_allclose(served, logits, atol=1e-5, rtol=0)
     assert not any("lora" in v.name for v in loaded._all_variables)
+
+
+def test_ia3_and_dora_merge_into_the_served_graph(tmp_path):
+    """The other merging methods: the fresh process serves the Keras logits, base variables only."""
+    configs = {
+        "ia3": keras_adapters.IA3Config(modules_to_save=["logits"]),
+        "dora": keras_adapters.DoraConfig(rank=2, targets="all-linear"),
+    }
+    jobs, logits, classifiers = {}, {}, {}
+    for method, config in configs.items():
+        classifier = make_text_classifier(seed=4)
+        base_logits = predict_logits(classifier)
+        keras_adapters.add_adapter(classifier, config, method, verbose=False)
+        randomized(classifier)
+        logits[method] = predict_logits(classifier)
+        assert np.max(np.abs(logits[method] - base_logits)) > 0.1
+        before = snapshot(classifier)
+        path = keras_adapters.export.export_text_classifier(
+            classifier, tmp_path / method / "1", label_names=LABEL_NAMES
+        )
+        assert_unchanged(before, snapshot(classifier))
+        saved = {v.name.split(":")[0] for v in tf.saved_model.load(str(path))._all_variables}
+        assert saved == {v.path for v in classifier.weights if f"/{method}/" not in v.path}
+        jobs[method] = dict(path=path, texts=TEXTS, expected_logits=logits[method])
+        classifiers[method] = classifier
+    for method, outputs in verify_concurrently(jobs).items():
+        assert outputs.fresh_process
+        np.testing.assert_allclose(outputs["logits"], logits[method], atol=1e-5, rtol=0)
+        assert keras_adapters.list_adapters(classifiers[method])[method]["merged"] is False

@@ -19,6 +19,8 @@ OVERRIDES = {"qwen": dict(use_sliding_window_attention=False)}
 FAST_FAMILIES = ("llama3", "gpt2", "gemma3")
 METHODS = {
     "lora": [keras_adapters.LoraConfig(rank=2, targets="all-linear")],
+    "dora": [keras_adapters.DoraConfig(rank=2, targets="all-linear")],
+    "ia3": [keras_adapters.IA3Config()],
     "houlsby": [keras_adapters.HoulsbyConfig(bottleneck_dim=2)],
     "pfeiffer": [keras_adapters.PfeifferConfig(bottleneck_dim=2)],
     "parallel": [keras_adapters.ParallelConfig(bottleneck_dim=2)],

@@ -22,7 +22,6 @@ from keras_adapters.layers import (
     SerialAdapterSite,
 )
 from tests.support import numpy_reference as ref
-from tests.support.kernel_layouts import lora_matrices
 from tests.support.tiny_models import (
     TINY,
     block_weights,
@@ -54,6 +53,11 @@ METHODS = {
         ),
         LAYERS * (4 * (D * 2 + 2 * D) + (D * 2 + 2 * 16) + (16 * 2 + 2 * D)),
     ),
+    "dora": (  # LoRA's A, B plus a magnitude per output feature
+        keras_adapters.DoraConfig(rank=3, alpha=6),
+        LAYERS * 2 * (D * 3 + 3 * D + D),
+    ),
+    "ia3": (keras_adapters.IA3Config(), LAYERS * (D + D + 16)),  # l_k, l_v, l_ff
     "houlsby": (keras_adapters.HoulsbyConfig(bottleneck_dim=M), LAYERS * 2 * BOTTLENECK),
     "pfeiffer": (keras_adapters.PfeifferConfig(bottleneck_dim=M), LAYERS * BOTTLENECK),
     "parallel": (keras_adapters.ParallelConfig(bottleneck_dim=M), LAYERS * BOTTLENECK),
@@ -132,9 +136,21 @@ def _block_adapters(block, method):
     return {}
 
 
-def _lora_merged_weights(block, w, method):
-    """Base weights with `scale * A B` folded in, computed here in NumPy."""
-    if not method.startswith("lora"):
+def _layout(layer):
+    """(kernel subscripts, its input axes, its output axes), from the layer's equation."""
+    equation = getattr(layer, "equation", None)
+    if equation is None:  # a Dense kernel
+        return "io", "i", "o"
+    inputs, rest = equation.replace(" ", "").split(",")
+    kernel, output = rest.split("->")
+    ins = "".join(x for x in kernel if x in inputs and x not in output)
+    outs = "".join(x for x in kernel if x in output and x not in inputs)
+    return kernel, ins, outs
+
+
+def _merged_weights(block, w, method):
+    """Base weights with the LoRA, DoRA or IA3 update folded in, computed here in NumPy."""
+    if not method.startswith(("lora", "dora", "ia3")):
         return w
     attention = block._self_attention_layer
     layers = {
@@ -146,14 +162,25 @@ def _lora_merged_weights(block, w, method):
         "ffn_output": block._feedforward_output_dense,
     }
     for name, layer in layers.items():
-        if isinstance(getattr(layer, "base_layer", None), keras.layers.Layer) and hasattr(
-            layer, "merge"
+        if not (
+            isinstance(getattr(layer, "base_layer", None), keras.layers.Layer)
+            and hasattr(layer, "merge")
         ):
-            m = layer.get_adapter("a")
-            equation = getattr(layer.base_layer, "equation", None)  # None: a Dense
-            a, b = lora_matrices(m.lora_a.numpy(), m.lora_b.numpy(), equation)
-            kernel = w[f"{name}_kernel"]
-            w[f"{name}_kernel"] = kernel + (m.scale * a @ b).reshape(kernel.shape)
+            continue
+        kernel, inputs, outputs = _layout(layer.base_layer)
+        m = layer.get_adapter("a")
+        if method == "ia3":  # W * l over the output axes and b * l, or W * l over the inputs
+            l, axes = m.ia3_l.numpy(), inputs if m.feedforward else outputs  # noqa: E741
+            w[f"{name}_kernel"] = np.einsum(f"{kernel},{axes}->{kernel}", w[f"{name}_kernel"], l)
+            if not m.feedforward:
+                w[f"{name}_bias"] = np.einsum(f"{outputs},{axes}->{outputs}", w[f"{name}_bias"], l)
+            continue
+        a, b = m.lora_a.numpy(), m.lora_b.numpy()
+        v = w[f"{name}_kernel"] + np.einsum(f"{inputs}r,r{outputs}->{kernel}", a, b) * m.scale
+        if method == "dora":  # W' = m V / ||V||, the norm over the input axes
+            norm = np.sqrt((v**2).sum(axis=tuple(kernel.index(c) for c in inputs)))
+            v = np.einsum(f"{kernel},{outputs}->{kernel}", v, m.magnitude.numpy() / norm)
+        w[f"{name}_kernel"] = v
     return w
 
 
@@ -194,7 +221,7 @@ def _deberta_attention_oracle(block, w, rel_embeddings, mask):
 
 
 def _reference_block(kind, block, hidden, mask, method, rel_embeddings=None):
-    w = _lora_merged_weights(block, block_weights(block), method)
+    w = _merged_weights(block, block_weights(block), method)
     attention_fn = None
     if kind == "deberta_v3":
         attention_fn = _deberta_attention_oracle(block, w, rel_embeddings, mask)

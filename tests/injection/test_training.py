@@ -14,6 +14,8 @@ from tests.support.tiny_models import (
 
 CONFIGS = {
     "lora": keras_adapters.LoraConfig(rank=2, modules_to_save=["logits"]),
+    "dora": keras_adapters.DoraConfig(rank=2),
+    "ia3": keras_adapters.IA3Config(modules_to_save=["logits"]),
     "houlsby": keras_adapters.HoulsbyConfig(bottleneck_dim=2, modules_to_save=["logits"]),
     "pfeiffer": keras_adapters.PfeifferConfig(bottleneck_dim=2),
     "parallel": keras_adapters.ParallelConfig(bottleneck_dim=2),

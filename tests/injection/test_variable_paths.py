@@ -9,6 +9,8 @@ from tests.support.tiny_models import make_classifier
 
 CONFIGS = {
     "lora": keras_adapters.LoraConfig(rank=2, targets="all-linear"),
+    "dora": keras_adapters.DoraConfig(rank=2, targets="all-linear"),
+    "ia3": keras_adapters.IA3Config(),
     "pfeiffer": keras_adapters.PfeifferConfig(bottleneck_dim=2),
     "houlsby": keras_adapters.HoulsbyConfig(bottleneck_dim=2),
     "parallel": keras_adapters.ParallelConfig(bottleneck_dim=2),

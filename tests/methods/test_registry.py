@@ -9,9 +9,19 @@ from keras_adapters import methods
 
 
 def test_every_builtin_method_is_registered_with_its_config():
-    assert methods.registered_methods() == ("pfeiffer", "houlsby", "parallel", "lora", "prefix")
+    assert methods.registered_methods() == (
+        "pfeiffer",
+        "houlsby",
+        "parallel",
+        "lora",
+        "dora",
+        "ia3",
+        "prefix",
+    )
     for config in (
         keras_adapters.LoraConfig(),
+        keras_adapters.DoraConfig(),
+        keras_adapters.IA3Config(),
         keras_adapters.HoulsbyConfig(),
         keras_adapters.PrefixConfig(),
     ):
@@ -26,8 +36,8 @@ def test_method_for_refuses_anything_else():
 
 
 def test_config_from_dict_names_the_valid_methods():
-    with pytest.raises(ValueError, match="Unknown adapter method 'dora'. Valid methods: .*lora"):
-        methods.config_from_dict({"method": "dora"})
+    with pytest.raises(ValueError, match="Unknown adapter method 'adalora'. Valid methods: .*dora"):
+        methods.config_from_dict({"method": "adalora"})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,8 @@ CONFIGS = {
     "lora": keras_adapters.LoraConfig(
         rank=2, targets=["query", "value", "ffn_intermediate"], modules_to_save=["logits"]
     ),
+    "dora": keras_adapters.DoraConfig(rank=2, targets=["value", "attention_output"]),
+    "ia3": keras_adapters.IA3Config(modules_to_save=["logits"]),
     "houlsby": keras_adapters.HoulsbyConfig(bottleneck_dim=2, layer_norm=True),
     "pfeiffer": keras_adapters.PfeifferConfig(bottleneck_dim=2, layers=[1]),
     "parallel": keras_adapters.ParallelConfig(bottleneck_dim=2),

@@ -35,6 +35,30 @@ EXTRA = {
 WITH_SEGMENT_IDS = ("bert", "electra", "albert")
 
 
+# Decoders: Llama 3 with grouped-query attention (4 query heads, 2 key/value
+# heads of dim 4, a gated SwiGLU feed-forward) and GPT-NeoX (fused q/k/v).
+TINY_DECODER = dict(vocabulary_size=64, num_layers=2, hidden_dim=16, intermediate_dim=32)
+DECODERS = {
+    "llama3": (keras_hub.models.Llama3Backbone, dict(num_query_heads=4, num_key_value_heads=2)),
+    "gpt_neo_x": (keras_hub.models.GPTNeoXBackbone, dict(num_heads=2, max_sequence_length=32)),
+}
+
+
+def make_decoder(kind="llama3", seed=0):
+    keras.utils.set_random_seed(seed)
+    backbone_class, extra = DECODERS[kind]
+    return backbone_class(**TINY_DECODER, **extra)
+
+
+def make_decoder_inputs(batch=2, length=6, seed=1):
+    """Random token ids, the second row right-padded."""
+    rng = np.random.default_rng(seed)
+    token_ids = rng.integers(1, TINY_DECODER["vocabulary_size"], size=(batch, length))
+    padding_mask = np.ones((batch, length), dtype="int32")
+    padding_mask[1:, length - 2 :] = 0
+    return {"token_ids": (token_ids * padding_mask).astype("int32"), "padding_mask": padding_mask}
+
+
 def make_backbone(kind="bert", seed=0, **overrides):
     keras.utils.set_random_seed(seed)
     config = {**TINY, **EXTRA.get(kind, {}), **overrides}
@@ -95,7 +119,8 @@ def randomize_adapters(model, seed=2, scale=0.3):
     rng = np.random.default_rng(seed)
     for variable in model.weights:
         if "/lora/" in variable.path or any(
-            f"/{m}/" in variable.path for m in ("houlsby", "pfeiffer", "parallel", "prefix")
+            f"/{m}/" in variable.path
+            for m in ("houlsby", "pfeiffer", "parallel", "prefix", "ia3", "dora")
         ):
             variable.assign(rng.normal(scale=scale, size=variable.shape).astype("float32"))
 

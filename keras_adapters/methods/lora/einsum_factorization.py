@@ -1,7 +1,16 @@
-"""Low-rank factorisation of an `EinsumDense` kernel, derived from its equation."""
+"""Low-rank factorisation of an `EinsumDense` kernel, derived from its equation.
+
+Also how tensors over some of an equation's axes (per-feature scales and
+norms) line up with its inputs, kernel and outputs.
+"""
 
 import dataclasses
 import string
+
+from keras import ops
+
+# A `Dense` kernel is the `EinsumDense` kernel of this equation.
+DENSE_EQUATION = "...i,io->...o"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,15 +62,19 @@ class EinsumFactorization:
         return a_shape, b_shape
 
 
-def factorize_einsum(equation):
+def factorize_einsum(equation, method="LoRA"):
     """Derives the LoRA equations for an `EinsumDense` equation.
 
     Every kernel axis must be either contracted with the input (and absent
     from the output) or passed to the output (and absent from the input);
     anything else is not a linear map that a rank-`r` product can factor.
+    IA3 and DoRA use the same split of the kernel axes: per-feature scales
+    and norms run over `input_axes` or `output_axes`.
 
     Args:
         equation: the layer's equation, e.g. `"btd,ndh->btnh"`.
+        method: the method named in the error for an equation that does not
+            split.
 
     Returns:
         An `EinsumFactorization`.
@@ -89,7 +102,7 @@ def factorize_einsum(equation):
     others = [a for a in kernel if a not in input_axes and a not in output_axes]
     if others or not input_axes or not output_axes:
         raise ValueError(
-            "LoRA needs every kernel axis to be either contracted with the input or "
+            f"{method} needs every kernel axis to be either contracted with the input or "
             "written to the output, with at least one of each. "
             f"Kernel axes {others or list(kernel)} do not fit. Received: equation={equation!r}"
         )
@@ -109,3 +122,55 @@ def factorize_einsum(equation):
 def kernel_axes(equation):
     """The kernel's axis letters in `equation`."""
     return equation.replace(" ", "").split("->")[0].split(",")[1]
+
+
+def equation_operands(equation):
+    """`(inputs, kernel, outputs)` subscripts of an `"inputs,kernel->outputs"` equation."""
+    lhs, outputs = equation.replace(" ", "").split("->")
+    inputs, kernel = lhs.split(",")
+    return inputs, kernel, outputs
+
+
+def axes_alignment(axes, subscripts):
+    """How a tensor over `axes` lines up with a tensor whose axes are `subscripts`.
+
+    Args:
+        axes: letters naming the axes of the smaller tensor, in its order.
+        subscripts: one operand of an einsum equation, e.g. `"abde"` or
+            `"...o"`; every letter of `axes` must appear after any ellipsis.
+
+    Returns:
+        `(order, trailing)`: transposing the smaller tensor by `order` puts
+        its axes in the order `subscripts` lists them; reshaped to one entry
+        per letter of `trailing` (the letters of `subscripts` from the first
+        of `axes` on; the axis size for a letter of `axes`, else 1), it
+        broadcasts against the other tensor.
+    """
+    head, ellipsis, letters = subscripts.replace(" ", "").rpartition("...")
+    misplaced = [a for a in axes if a not in letters]
+    if misplaced or not axes:
+        raise ValueError(
+            f"Axes {axes!r} must all appear in {subscripts!r}, after any ellipsis. "
+            f"Received: axes={axes!r}, subscripts={subscripts!r}"
+        )
+    first = min(letters.index(a) for a in axes)
+    order = tuple(sorted(range(len(axes)), key=lambda i: letters.index(axes[i])))
+    return order, letters[first:]
+
+
+def align_axes(tensor, axes, subscripts):
+    """`tensor` (one axis per letter of `axes`) shaped to broadcast against `subscripts`.
+
+    Example:
+    ```python
+    scale = np.ones((4, 8), "float32")  # per head and head dim of "abc,cde->abde"
+    keras_adapters.layers.align_axes(scale, "de", "cde").shape  # (4, 8): kernel
+    keras_adapters.layers.align_axes(scale, "de", "abde").shape  # (4, 8): outputs
+    keras_adapters.layers.align_axes(scale, "nh", "ndh").shape  # (4, 1, 8)
+    ```
+    """
+    order, trailing = axes_alignment(axes, subscripts)
+    size = dict(zip(axes, tensor.shape))
+    if order != tuple(range(len(axes))):
+        tensor = ops.transpose(tensor, order)
+    return ops.reshape(tensor, [size[letter] if letter in axes else 1 for letter in trailing])

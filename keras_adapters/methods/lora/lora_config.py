@@ -1,14 +1,12 @@
 """`LoraConfig`: low-rank adaptation of projections (Hu et al. 2021)."""
 
 import dataclasses
-import math
 
-from keras_adapters.core import validation
-from keras_adapters.core.adapter_config import AdapterConfig
+from keras_adapters.methods.lora.low_rank_config import LowRankConfig
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class LoraConfig(AdapterConfig):
+class LoraConfig(LowRankConfig):
     """LoRA: `y = base(x) + scale * dropout(x) A B`, with `B` zero at init.
 
     Args:
@@ -37,29 +35,3 @@ class LoraConfig(AdapterConfig):
     """
 
     method = "lora"
-
-    rank: int = 8
-    alpha: float = None
-    dropout: float = 0.0
-    use_rslora: bool = False
-    targets: tuple = ("query", "value")
-    exclude: tuple = None
-    a_initializer: str = "he_uniform"
-
-    def __post_init__(self):
-        super().__post_init__()
-        validation.check_positive_int("rank", self.rank)
-        if self.alpha is not None:
-            object.__setattr__(self, "alpha", validation.check_positive_number("alpha", self.alpha))
-        object.__setattr__(self, "dropout", validation.check_dropout("dropout", self.dropout))
-        validation.check_bool("use_rslora", self.use_rslora)
-        object.__setattr__(
-            self, "targets", validation.check_patterns("targets", self.targets, allow_none=False)
-        )
-        object.__setattr__(self, "exclude", validation.check_patterns("exclude", self.exclude))
-
-    @property
-    def scale(self):
-        """The factor applied to `A B`."""
-        alpha = self.rank if self.alpha is None else self.alpha
-        return alpha / (math.sqrt(self.rank) if self.use_rslora else self.rank)

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_adapters.core.serialization import register
+from keras_adapters.methods.lora.einsum_factorization import DENSE_EQUATION
 from keras_adapters.methods.lora.lora_einsum_dense import LoraEinsumDense
 
 
@@ -40,7 +41,7 @@ class LoraDense(LoraEinsumDense):
             raise ValueError(
                 f"LoraDense wraps a `keras.layers.Dense`. Received: base_layer={base_layer!r}"
             )
-        return "...i,io->...o"
+        return DENSE_EQUATION
 
     def _preactivation(self, inputs):
         base = self.base_layer

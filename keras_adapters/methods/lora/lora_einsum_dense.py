@@ -61,9 +61,7 @@ class LoraEinsumDense(LoraWrapper):
         )
 
     def kernel_delta(self, module):
-        a = ops.cast(module.lora_a, "float32")
-        b = ops.cast(module.lora_b, "float32")
-        return ops.einsum(self.factorization.merge_equation, a, b) * module.scale
+        return module.merged_delta(self.factorization.merge_equation)
 
     def _preactivation(self, inputs):
         base = self.base_layer
@@ -79,8 +77,6 @@ class LoraEinsumDense(LoraWrapper):
         outputs = self._preactivation(inputs)
         factorization = self.factorization.for_input_rank(len(inputs.shape))
         for module in modules:
-            low = ops.einsum(factorization.input_equation, module(inputs), module.lora_a)
-            update = ops.einsum(factorization.output_equation, low, module.lora_b)
-            outputs = outputs + update * module.scale
+            outputs = outputs + module.low_rank_update(module(inputs), factorization)
         activation = self.base_layer.activation
         return activation(outputs) if activation is not None else outputs

@@ -3,6 +3,7 @@
 import math
 
 import keras
+from keras import ops
 
 from keras_adapters.core import validation
 from keras_adapters.core.serialization import register
@@ -71,6 +72,20 @@ class LoraWeights(keras.layers.Layer):
     def call(self, inputs, training=None):
         """Applies the LoRA input dropout."""
         return self.dropout_layer(inputs, training=training)
+
+    def low_rank_update(self, inputs, factorization):
+        """`scale * (inputs A) B`, the products an `EinsumFactorization` names.
+
+        No dropout here: call the module on `inputs` first for that.
+        """
+        low = ops.einsum(factorization.input_equation, inputs, self.lora_a)
+        return ops.einsum(factorization.output_equation, low, self.lora_b) * self.scale
+
+    def merged_delta(self, merge_equation):
+        """`scale * A B` shaped like the kernel (`merge_equation` builds it), in float32."""
+        a = ops.cast(self.lora_a, "float32")
+        b = ops.cast(self.lora_b, "float32")
+        return ops.einsum(merge_equation, a, b) * self.scale
 
     def get_config(self):
         config = super().get_config()

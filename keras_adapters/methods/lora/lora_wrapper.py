@@ -5,6 +5,24 @@ from keras import ops
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
 
 
+def check_base_layer(wrapper_name, base_layer, base_class):
+    """Raises unless `base_layer` is an unquantized `base_class` without Keras' own LoRA.
+
+    Every wrapper that rewrites a projection's kernel (LoRA, DoRA, IA3) needs
+    the plain float kernel, and Keras' built-in LoRA would change it under them.
+    """
+    if not isinstance(base_layer, base_class) or getattr(base_layer, "quantization_mode", None):
+        raise ValueError(
+            f"{wrapper_name} wraps an unquantized `{base_class.__name__}`. "
+            f"Received: base_layer={base_layer!r}"
+        )
+    if getattr(base_layer, "lora_enabled", False):
+        raise ValueError(
+            f"Layer {base_layer.name!r} already has Keras' built-in LoRA enabled; "
+            f"{wrapper_name} cannot adapt it as well (use one LoRA implementation per layer)."
+        )
+
+
 class LoraWrapper(MergeableWrapper):
     """Adds `scale * dropout(x) A B` of each active adapter to a projection.
 
@@ -25,18 +43,7 @@ class LoraWrapper(MergeableWrapper):
     base_class = None
 
     def __init__(self, base_layer, **kwargs):
-        if not isinstance(base_layer, self.base_class) or getattr(
-            base_layer, "quantization_mode", None
-        ):
-            raise ValueError(
-                f"{type(self).__name__} wraps an unquantized `{self.base_class.__name__}`. "
-                f"Received: base_layer={base_layer!r}"
-            )
-        if getattr(base_layer, "lora_enabled", False):
-            raise ValueError(
-                f"Layer {base_layer.name!r} already has Keras' built-in LoRA enabled; use one "
-                "LoRA implementation per layer."
-            )
+        check_base_layer(type(self).__name__, base_layer, self.base_class)
         super().__init__(base_layer, **kwargs)
 
     # === What subclasses define ===

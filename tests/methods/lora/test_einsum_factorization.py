@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_adapters.layers import factorize_einsum
+from keras_adapters.layers import align_axes, factorize_einsum
 
 # Every EinsumDense equation KerasHub's text models use, plus Dense's.
 EQUATIONS = {
@@ -61,3 +61,43 @@ def test_ellipsis_is_spelled_out_for_a_known_input_rank():
         np.einsum(f.output_equation, np.einsum(f.input_equation, x, a), b), x @ a @ b, rtol=1e-10
     )
     assert factorize_einsum("abc,cde->abde").for_input_rank(3).input_equation == "abc,cr->abr"
+
+
+@pytest.mark.parametrize(
+    "axes, subscripts, shape",
+    [
+        ("de", "cde", (3, 4)),  # q/k/v kernel: output axes
+        ("de", "abde", (3, 4)),  # q/k/v outputs
+        ("c", "abc", (3,)),  # q/k/v inputs
+        ("cd", "abcd", (3, 4)),  # attention-output inputs
+        ("nh", "ndh", (3, 1, 4)),  # Gemma query kernel: heads first, then the model dim
+        ("o", "...o", (3,)),  # Dense outputs
+        ("i", "io", (3, 1)),  # Dense kernel: input axis
+    ],
+)
+def test_align_axes_broadcasts_like_numpy_einsum(axes, subscripts, shape):
+    rng = np.random.default_rng(2)
+    vector = rng.normal(size=(3, 4)[: len(axes)]).astype("float32")
+    aligned = np.array(align_axes(vector, axes, subscripts))
+    assert aligned.shape == shape
+    letters = subscripts.replace("...", "")
+    sizes = {a: n for a, n in zip(axes, vector.shape)}
+    tensor = rng.normal(size=[sizes.get(c, 2) for c in letters]).astype("float32")
+    expected = np.einsum(f"{letters},{axes}->{letters}", tensor, vector)
+    np.testing.assert_allclose(tensor * aligned, expected, rtol=1e-6)
+
+
+def test_align_axes_transposes_axes_listed_out_of_order():
+    vector = np.arange(12, dtype="float32").reshape(4, 3)  # axes "ed"
+    np.testing.assert_array_equal(align_axes(vector, "ed", "abde"), vector.T)
+
+
+@pytest.mark.parametrize("axes, subscripts", [("a", "a...b"), ("x", "abc"), ("", "abc")])
+def test_align_axes_refuses_axes_it_cannot_place(axes, subscripts):
+    with pytest.raises(ValueError, match="Received: axes="):
+        align_axes(np.ones((2,) * len(axes), "float32"), axes, subscripts)
+
+
+def test_unsplittable_equation_names_the_method():
+    with pytest.raises(ValueError, match="^IA3 needs every kernel axis"):
+        factorize_einsum("abc,cd->abcd", method="IA3")

@@ -8,7 +8,7 @@ from keras_adapters.methods.lora.lora_einsum_dense import LoraEinsumDense
 from keras_adapters.methods.lora.lora_embedding import LoraEmbedding
 from keras_adapters.methods.lora.lora_weights import LoraWeights
 from keras_adapters.planning.site import Site
-from keras_adapters.planning.targets import find_targets
+from keras_adapters.planning.targets import check_single_merging_method, find_targets
 
 # Ordered dispatch: the first base class a layer is an instance of wins.
 LORA_WRAPPERS = (
@@ -32,10 +32,12 @@ def lora_wrapper_class(layer):
 
 def find_lora_sites(context, config):
     """One site per projection matched by `config.targets`."""
-    return [
-        Site(layer.path, owner, attribute, lora_wrapper_class(layer), layer)
-        for owner, attribute, layer in find_targets(context, config, _is_projection)
-    ]
+    sites = []
+    for owner, attribute, layer in find_targets(context, config, _is_projection):
+        wrapper_class = lora_wrapper_class(layer)
+        check_single_merging_method(owner, layer, wrapper_class, "LoRA")
+        sites.append(Site(layer.path, owner, attribute, wrapper_class, layer))
+    return sites
 
 
 def build_lora_module(config, site, context, name):

@@ -159,3 +159,17 @@ def test_wrong_base_layer_type():
         LoraDense(keras.layers.LayerNormalization())
     with pytest.raises(ValueError, match="Received: rank=0"):
         LoraWeights(0, (3, 0), (0, 3))
+
+
+def test_lora_refuses_a_projection_another_merging_method_wraps():
+    import keras_adapters
+    from tests.support.tiny_models import make_backbone
+
+    backbone = make_backbone("bert")
+    keras_adapters.add_adapter(backbone, keras_adapters.IA3Config(), "ia3", verbose=False)
+    before = [v.path for v in backbone.weights]
+    with pytest.raises(ValueError, match="LoRA cannot adapt .*already wrapped by IA3"):
+        keras_adapters.add_adapter(
+            backbone, keras_adapters.LoraConfig(targets=["value"]), "lora", verbose=False
+        )
+    assert [v.path for v in backbone.weights] == before

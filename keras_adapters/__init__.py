@@ -17,6 +17,7 @@ from keras_adapters.configs import (
     HoulsbyConfig,
     IA3Config,
     LoraConfig,
+    MamConfig,
     ParallelConfig,
     PfeifferConfig,
     PrefixConfig,

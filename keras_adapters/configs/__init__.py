@@ -13,5 +13,6 @@ from keras_adapters.methods.dora.dora_config import DoraConfig
 from keras_adapters.methods.ia3.ia3_config import IA3Config
 from keras_adapters.methods.lora.lora_config import LoraConfig
 from keras_adapters.methods.lora.low_rank_config import LowRankConfig
+from keras_adapters.methods.mam.mam_config import MamConfig
 from keras_adapters.methods.prefix.prefix_config import PrefixConfig
 from keras_adapters.methods.registry import config_from_dict, registered_methods

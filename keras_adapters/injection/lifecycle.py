@@ -202,8 +202,11 @@ def eject_prefix(model, adapter_name):
 
     def change(context, state):
         for wrapper in context.wrappers_of(adapter_name):
+            module = wrapper.get_adapter(adapter_name)
+            if not hasattr(module, "folded"):
+                continue  # e.g. the parallel half of a MAM adapter
             with adapter_scope(wrapper.location, config.method):
-                plain = wrapper.get_adapter(adapter_name).folded()
+                plain = module.folded()
             wrapper.remove_adapter(adapter_name)
             wrapper.add_adapter(adapter_name, plain)
         state.configs[adapter_name] = folded_config

@@ -17,6 +17,7 @@ def test_every_builtin_method_is_registered_with_its_config():
         "dora",
         "ia3",
         "prefix",
+        "mam",
     )
     for config in (
         keras_adapters.LoraConfig(),

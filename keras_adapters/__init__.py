@@ -26,6 +26,8 @@ from keras_adapters.injection import (
     AdaptedModel,
     TrainableReport,
     add_adapter,
+    combine_lora_adapters,
+    config_for_budget,
     delete_adapter,
     disable_adapters,
     eject_prefix,

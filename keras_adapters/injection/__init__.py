@@ -2,6 +2,8 @@
 
 from keras_adapters.injection.adapted_model import AdaptedModel
 from keras_adapters.injection.add_adapter import add_adapter
+from keras_adapters.injection.combine_lora_adapters import combine_lora_adapters
+from keras_adapters.injection.config_for_budget import config_for_budget
 from keras_adapters.injection.lifecycle import (
     delete_adapter,
     disable_adapters,

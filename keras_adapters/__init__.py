@@ -14,6 +14,7 @@ from keras_adapters import assets, attention, configs, data, layers, methods, mo
 from keras_adapters.configs import (
     AdapterConfig,
     DoraConfig,
+    FusionConfig,
     HoulsbyConfig,
     IA3Config,
     LoraConfig,
@@ -22,6 +23,7 @@ from keras_adapters.configs import (
     PfeifferConfig,
     PrefixConfig,
 )
+from keras_adapters.core.stack import Stack
 from keras_adapters.injection import (
     AdaptedModel,
     TrainableReport,

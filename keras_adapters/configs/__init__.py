@@ -10,6 +10,7 @@ from keras_adapters.methods.bottleneck.houlsby_config import HoulsbyConfig
 from keras_adapters.methods.bottleneck.parallel_config import ParallelConfig
 from keras_adapters.methods.bottleneck.pfeiffer_config import PfeifferConfig
 from keras_adapters.methods.dora.dora_config import DoraConfig
+from keras_adapters.methods.fusion.fusion_config import FusionConfig
 from keras_adapters.methods.ia3.ia3_config import IA3Config
 from keras_adapters.methods.lora.lora_config import LoraConfig
 from keras_adapters.methods.lora.low_rank_config import LowRankConfig

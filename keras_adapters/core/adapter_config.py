@@ -60,6 +60,10 @@ class AdapterConfig:
         """
         return None
 
+    def references(self):
+        """Names of other adapters this one uses (they cannot be deleted while it exists)."""
+        return ()
+
     def replace(self, **changes):
         """A copy with `changes` applied (validated like a new config)."""
         return dataclasses.replace(self, **changes)

@@ -38,6 +38,9 @@ class AdapterWrapper(keras.layers.Layer):
         super().__init__(**kwargs)
         self.base_layer = base_layer
         self.location = location
+        # "parallel": active modules read the site's input and add up;
+        # "stack": each reads what the previous produced (`keras_adapters.Stack`).
+        self.composition = "parallel"
         self._adapter_names = []
         self._active_adapters = ()
         for name, module in (adapters or {}).items():

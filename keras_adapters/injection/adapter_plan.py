@@ -82,5 +82,5 @@ def commit_adapter(plan, activate):
         site.insert(plan.adapter_name, module)
     state.configs[plan.adapter_name] = plan.config
     if activate:
-        state.active = (plan.adapter_name,)
+        state.active, state.composition, state.frozen = (plan.adapter_name,), "parallel", ()
     refresh(plan.context, state, trainable_before)

@@ -5,7 +5,8 @@ import dataclasses
 from keras_adapters.methods.registry import config_from_dict
 
 STATE_ATTRIBUTE = "_keras_adapters_state"
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2  # 2 added `composition` and `frozen`; 1 is read as parallel, none frozen
+COMPOSITIONS = ("parallel", "stack")
 
 
 @dataclasses.dataclass
@@ -16,7 +17,10 @@ class AdapterState:
         configs: adapter name -> method config, in the order they were added.
         active: names of the active adapters.
         enabled: `False` after `keras_adapters.disable_adapters`.
-        merged: names of the LoRA adapters merged into base kernels.
+        merged: names of the adapters merged into base weights.
+        composition: `"parallel"` (active adapters sharing a site each read
+            its input) or `"stack"` (each reads the previous one's output).
+        frozen: names of active adapters that are used but not trained.
         original_trainable: `id(variable)` -> its `trainable` flag before
             the first adapter, to restore when the last one is deleted.
     """
@@ -25,7 +29,16 @@ class AdapterState:
     active: tuple = ()
     enabled: bool = True
     merged: tuple = ()
+    composition: str = "parallel"
+    frozen: tuple = ()
     original_trainable: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def training(self):
+        """The adapters whose weights train: active, enabled, not merged, not frozen."""
+        if not self.enabled:
+            return ()
+        return tuple(n for n in self.active if n not in self.merged and n not in self.frozen)
 
     def get_config(self):
         return {
@@ -37,6 +50,8 @@ class AdapterState:
             "active": list(self.active),
             "enabled": self.enabled,
             "merged": list(self.merged),
+            "composition": self.composition,
+            "frozen": list(self.frozen),
         }
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
+from keras_adapters.core.stack import Stack
 from keras_adapters.core.tracking import set_sublayer
 from keras_adapters.injection.adapted_model import make_plain
 from keras_adapters.injection.adapter_state import require_state, set_state
@@ -38,27 +39,44 @@ def _check_not_merged(state, action):
         )
 
 
-def set_active_adapters(model, adapter_names):
-    """Makes `adapter_names` (a name or a list) the adapters used and trained.
+def set_active_adapters(model, adapter_names, train=None):
+    """Makes `adapter_names` the adapters used, and `train` (default: all of them) trained.
 
-    Several active adapters combine, e.g. a Houlsby adapter with LoRA.
+    Several active adapters combine, e.g. a Houlsby adapter with LoRA; where
+    they share a site, each reads the site's input and their outputs add up.
+    A `keras_adapters.Stack` applies them one after the other instead. With
+    `train`, the other active adapters are used but stay frozen (two-stage
+    training: a frozen language adapter under a trained task adapter).
 
     Args:
         model: an adapted model.
-        adapter_names: a name or a list of names.
+        adapter_names: a name, a list of names, or a `keras_adapters.Stack`.
+        train: names among `adapter_names` whose weights train; `None` for all.
 
     Example:
     ```python
     keras_adapters.set_active_adapters(classifier, ["bottleneck", "lora"])
+    keras_adapters.set_active_adapters(
+        classifier, keras_adapters.Stack("language", "task"), train=["task"]
+    )
     ```
     """
     names = (adapter_names,) if isinstance(adapter_names, str) else tuple(adapter_names)
+    composition = "stack" if isinstance(adapter_names, Stack) else "parallel"
     state = require_state(model)
     _check_names(state, names)
+    trained = names if train is None else ((train,) if isinstance(train, str) else tuple(train))
+    if not set(trained) <= set(names):
+        raise ValueError(
+            f"`train` must name adapters among the active ones {list(names)}. "
+            f"Received: train={list(trained)!r}"
+        )
     _check_not_merged(state, "switch adapters")
 
     def change(context, state):
         state.active = names
+        state.composition = composition
+        state.frozen = tuple(n for n in names if n not in trained)
 
     _update(model, change)
 
@@ -103,6 +121,12 @@ def delete_adapter(model, adapter_name):
     """
     state = require_state(model)
     _check_names(state, (adapter_name,), "adapter_name")
+    users = [n for n, c in state.configs.items() if adapter_name in c.references()]
+    if users:
+        raise ValueError(
+            f"Adapters {users} use {adapter_name!r}; delete them first. "
+            f"Received: adapter_name={adapter_name!r}"
+        )
     if adapter_name in state.merged:
         _check_not_merged(state, f"delete {adapter_name!r}")
     context = ModelContext(model)
@@ -115,6 +139,7 @@ def delete_adapter(model, adapter_name):
             _unwrap(context, owner, attribute, wrapper)
     del state.configs[adapter_name]
     state.active = tuple(n for n in state.active if n != adapter_name)
+    state.frozen = tuple(n for n in state.frozen if n != adapter_name)
     if state.configs:
         refresh(context, state, trainable_before)
     else:
@@ -215,7 +240,11 @@ def eject_prefix(model, adapter_name):
 
 
 def list_adapters(model):
-    """Returns `{name: {"method", "active", "merged"}}` for the model's adapters."""
+    """Returns `{name: {"method", "active", "merged"}}` for the model's adapters.
+
+    Which active adapters are frozen (used, not trained) shows in
+    `keras_adapters.trainable_report`.
+    """
     state = require_state(model)
     active = set(state.active) if state.enabled else set()
     return {

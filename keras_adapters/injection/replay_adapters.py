@@ -20,6 +20,8 @@ def replay_adapters(model, state_config):
     state.active = tuple(state_config["active"])
     state.enabled = bool(state_config["enabled"])
     state.merged = tuple(state_config["merged"])
+    state.composition = state_config.get("composition", "parallel")
+    state.frozen = tuple(state_config.get("frozen", ()))
     context = ModelContext(model)
     for _, _, wrapper in context.wrappers():
         if isinstance(wrapper, MergeableWrapper):

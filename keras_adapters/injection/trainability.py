@@ -26,15 +26,15 @@ def apply_trainability(context, state):
     """
     model = context.root
     adapter_ids, active_ids = set(), set()
-    active = set(state.active) if state.enabled else set()
+    training = set(state.training)
     for _, _, wrapper in context.wrappers():
         for name in wrapper.adapter_names:
             ids = {id(v) for v in wrapper.get_adapter(name).weights}
             adapter_ids |= ids
-            if name in active and name not in state.merged:
+            if name in training:
                 active_ids |= ids
     keep_ids = set()
-    for name in state.active:
+    for name in (n for n in state.active if n not in state.frozen):
         for layer in modules_to_save_layers(model, state.configs[name].modules_to_save):
             keep_ids |= {id(v) for v in layer.weights}
     for variable in model.weights:

@@ -17,12 +17,14 @@ class TrainableReport:
         modules_to_save: parameters of layers kept trainable beside adapters.
         trainable: parameters `fit` updates.
         total: all parameters of the model, adapters included.
+        frozen: names of active adapters that are used but not trained.
     """
 
     adapters: dict
     modules_to_save: int
     trainable: int
     total: int
+    frozen: tuple = ()
 
     @property
     def percent(self):
@@ -31,7 +33,7 @@ class TrainableReport:
     def __str__(self):
         lines = ["keras-adapters: trainable parameters"]
         for name, (method, count, active) in self.adapters.items():
-            flag = "active" if active else "inactive"
+            flag = ("active, frozen" if name in self.frozen else "active") if active else "inactive"
             lines.append(f"  adapter {name!r:<14} {method:<9} {count:>12,}  ({flag})")
         if self.modules_to_save:
             lines.append(f"  modules_to_save                   {self.modules_to_save:>12,}")
@@ -74,6 +76,7 @@ def trainable_report(model):
         modules_to_save=_size(saved.values()),
         trainable=_size(model.trainable_weights),
         total=_size(model.weights),
+        frozen=tuple(n for n in state.frozen if n in active),
     )
 
 

@@ -9,6 +9,7 @@ def sync_wrappers(context, state):
     active = state.active if state.enabled else ()
     for _, _, wrapper in context.wrappers():
         wrapper.active_adapters = [n for n in active if n in wrapper.adapter_names]
+        wrapper.composition = state.composition
 
 
 def refresh(context, state, trainable_before):

@@ -9,6 +9,7 @@ from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
 from keras_adapters.core.moved_slot import MovedSlot
 from keras_adapters.methods.bottleneck.bottleneck_adapter import BottleneckAdapter
+from keras_adapters.methods.bottleneck.bottleneck_site import BottleneckSite
 from keras_adapters.methods.bottleneck.input_tap import InputTap
 from keras_adapters.methods.bottleneck.parallel_adapter_site import ParallelAdapterSite
 from keras_adapters.methods.bottleneck.post_norm_adapter_site import PostNormAdapterSite
@@ -18,6 +19,7 @@ from keras_adapters.methods.bottleneck.tapped_parallel_site import TappedParalle
 from keras_adapters.methods.dora.dora_dense import DoraDense
 from keras_adapters.methods.dora.dora_einsum_dense import DoraEinsumDense
 from keras_adapters.methods.dora.dora_weights import DoraWeights
+from keras_adapters.methods.fusion.fusion_layer import FusionLayer
 from keras_adapters.methods.ia3.ia3_dense import IA3Dense
 from keras_adapters.methods.ia3.ia3_einsum_dense import IA3EinsumDense
 from keras_adapters.methods.ia3.ia3_vector import IA3Vector

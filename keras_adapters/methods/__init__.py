@@ -6,6 +6,7 @@ registers one `AdapterMethod`, and importing it below.
 
 from keras_adapters.methods import bottleneck as _bottleneck  # noqa: F401 (registers)
 from keras_adapters.methods import dora as _dora  # noqa: F401 (registers)
+from keras_adapters.methods import fusion as _fusion  # noqa: F401 (registers)
 from keras_adapters.methods import ia3 as _ia3  # noqa: F401 (registers)
 from keras_adapters.methods import lora as _lora  # noqa: F401 (registers)
 from keras_adapters.methods import mam as _mam  # noqa: F401 (registers)

@@ -1,11 +1,11 @@
 """`ParallelAdapterSite`: adapters in parallel with a feed-forward branch."""
 
-from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.serialization import register
+from keras_adapters.methods.bottleneck.bottleneck_site import BottleneckSite
 
 
 @register
-class ParallelAdapterSite(AdapterWrapper):
+class ParallelAdapterSite(BottleneckSite):
     """`return branch(x) + sum(A(x))`: the adapter reads the branch input.
 
     The base layer is the whole feed-forward branch (a
@@ -35,6 +35,5 @@ class ParallelAdapterSite(AdapterWrapper):
 
     def call(self, inputs, training=None):
         outputs = self.base_layer(inputs)
-        for module in self.active_modules():
-            outputs = outputs + module(inputs)
-        return outputs
+        delta = self.composed_delta(inputs, training)
+        return outputs if delta is None else outputs + delta

@@ -1,11 +1,11 @@
 """`PostNormAdapterSite`: Pfeiffer's adapter around a post-LN block's LayerNorm."""
 
-from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.serialization import register
+from keras_adapters.methods.bottleneck.bottleneck_site import BottleneckSite
 
 
 @register
-class PostNormAdapterSite(AdapterWrapper):
+class PostNormAdapterSite(BottleneckSite):
     """`t = LN(z); return LN(z + sum(A(t)))` where `z = h + x1` is the LN input.
 
     Installed on the feed-forward LayerNorm of a post-LN block, this is the
@@ -30,12 +30,7 @@ class PostNormAdapterSite(AdapterWrapper):
     ```
     """
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         normed = self.base_layer(inputs)
-        modules = self.active_modules()
-        if not modules:
-            return normed
-        summed = inputs
-        for module in modules:
-            summed = summed + module(normed)
-        return self.base_layer(summed)
+        delta = self.composed_delta(normed, training)
+        return normed if delta is None else self.base_layer(inputs + delta)

@@ -1,11 +1,11 @@
 """`SerialAdapterSite`: adapters that read and add to a sublayer's output."""
 
-from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.serialization import register
+from keras_adapters.methods.bottleneck.bottleneck_site import BottleneckSite
 
 
 @register
-class SerialAdapterSite(AdapterWrapper):
+class SerialAdapterSite(BottleneckSite):
     """`y = base(x); return y + sum(A(y) for each active adapter A)`.
 
     Installed on the last sublayer of a residual branch (the dropout after
@@ -30,6 +30,5 @@ class SerialAdapterSite(AdapterWrapper):
 
     def call(self, inputs, training=None):
         outputs = self.base_layer(inputs)
-        for module in self.active_modules():
-            outputs = outputs + module(outputs)
-        return outputs
+        delta = self.composed_delta(outputs, training)
+        return outputs if delta is None else outputs + delta

@@ -1,11 +1,11 @@
 """`TappedParallelSite`: a parallel adapter around a feed-forward that is not a chain."""
 
-from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.serialization import register
+from keras_adapters.methods.bottleneck.bottleneck_site import BottleneckSite
 
 
 @register
-class TappedParallelSite(AdapterWrapper):
+class TappedParallelSite(BottleneckSite):
     """`return base(h) + sum(A(x))`, `x` being the feed-forward input a tap recorded.
 
     Wraps the last layer of a gated feed-forward (its down projection); the
@@ -24,13 +24,15 @@ class TappedParallelSite(AdapterWrapper):
 
     def call(self, inputs, training=None):
         outputs = self.base_layer(inputs)
-        for module in self.active_modules():
-            tapped = module.__dict__.get("tapped_input")
-            if tapped is None:
-                raise RuntimeError(
-                    f"The parallel adapter at {self.location!r} found no recorded feed-forward "
-                    "input: the block did not call the tapped layer first."
-                )
+        modules = self.active_modules()
+        if not modules:
+            return outputs
+        tapped = [module.__dict__.get("tapped_input") for module in modules]
+        if any(t is None for t in tapped):
+            raise RuntimeError(
+                f"The parallel adapter at {self.location!r} found no recorded feed-forward "
+                "input: the block did not call the tapped layer first."
+            )
+        for module in modules:
             object.__setattr__(module, "tapped_input", None)
-            outputs = outputs + module(tapped, training=training)
-        return outputs
+        return outputs + self.composed_delta(tapped[0], training)

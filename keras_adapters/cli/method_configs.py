@@ -1,6 +1,6 @@
 """From command-line options to a method config (or `None` for full fine-tuning)."""
 
-METHODS = ("lora", "pfeiffer", "houlsby", "parallel", "prefix", "full")
+METHODS = ("lora", "dora", "ia3", "pfeiffer", "houlsby", "parallel", "prefix", "mam", "full")
 HEAD = ("logits",)
 ALL_LINEAR = "all-linear"
 
@@ -25,10 +25,11 @@ def add_method_arguments(parser):
     )
     group.add_argument(
         "--targets",
-        default=ALL_LINEAR,
-        help="comma-separated LoRA targets: slots (query, key, value, attention_output, "
-        "ffn_gate, ffn_intermediate, ffn_output...) or layer paths/suffixes; `all-linear` = every "
-        "projection slot of the backbone (default: all-linear)",
+        default=None,
+        help="comma-separated targets of LoRA, DoRA and IA3: slots (query, key, value, "
+        "attention_output, ffn_gate, ffn_intermediate, ffn_output...) or layer paths/suffixes; "
+        "`all-linear` = every projection slot of the backbone (default: all-linear for LoRA and "
+        "DoRA; key,value,ffn_output for IA3, ffn_output scaled at its input)",
     )
     group.add_argument(
         "--reduction-factor",
@@ -48,7 +49,10 @@ def add_method_arguments(parser):
         help="bottleneck activation (default: the placement's: relu, swish for houlsby)",
     )
     group.add_argument(
-        "--prefix-tokens", type=int, default=10, help="prefix length per layer (default: 10)"
+        "--prefix-tokens",
+        type=int,
+        default=10,
+        help="prefix length per layer, prefix and mam (default: 10)",
     )
     group.add_argument(
         "--reparameterize",
@@ -68,36 +72,80 @@ def method_config(args, modules_to_save=HEAD):
     common = {"layers": layers, "modules_to_save": modules_to_save}
     if args.method == "full":
         return None
-    if args.method == "lora":
-        targets = (
-            ALL_LINEAR
-            if args.targets.strip() == ALL_LINEAR
-            else [t.strip() for t in args.targets.split(",") if t.strip()]
-        )
-        return keras_adapters.LoraConfig(
+    return _BUILDERS[args.method](keras_adapters, args, common)
+
+
+def _targets(args, default):
+    if args.targets is None:
+        return default
+    if args.targets.strip() == ALL_LINEAR:
+        return ALL_LINEAR
+    return [t.strip() for t in args.targets.split(",") if t.strip()]
+
+
+def _low_rank(config_class):
+    def build(keras_adapters, args, common):
+        return getattr(keras_adapters, config_class)(
             rank=args.rank,
             alpha=args.alpha,
             dropout=args.lora_dropout,
             use_rslora=args.rslora,
-            targets=targets,
+            targets=_targets(args, ALL_LINEAR),
             **common,
         )
-    if args.method == "prefix":
-        return keras_adapters.PrefixConfig(
-            num_prefix_tokens=args.prefix_tokens, reparameterize=args.reparameterize, **common
+
+    return build
+
+
+def _ia3(keras_adapters, args, common):
+    targets = _targets(args, ("key", "value", "ffn_output"))
+    feedforward = [
+        t for t in ("ffn_output",) if isinstance(targets, (list, tuple)) and t in targets
+    ]
+    return keras_adapters.IA3Config(targets=targets, feedforward=feedforward, **common)
+
+
+def _bottleneck(config_class):
+    def build(keras_adapters, args, common):
+        extra = {} if args.activation is None else {"activation": args.activation}
+        return getattr(keras_adapters, config_class)(
+            bottleneck_dim=args.bottleneck_dim,
+            reduction_factor=args.reduction_factor,
+            **extra,
+            **common,
         )
-    config_class = {
-        "pfeiffer": keras_adapters.PfeifferConfig,
-        "houlsby": keras_adapters.HoulsbyConfig,
-        "parallel": keras_adapters.ParallelConfig,
-    }[args.method]
+
+    return build
+
+
+def _prefix(keras_adapters, args, common):
+    return keras_adapters.PrefixConfig(
+        num_prefix_tokens=args.prefix_tokens, reparameterize=args.reparameterize, **common
+    )
+
+
+def _mam(keras_adapters, args, common):
     extra = {} if args.activation is None else {"activation": args.activation}
-    return config_class(
+    return keras_adapters.MamConfig(
+        num_prefix_tokens=args.prefix_tokens,
+        reparameterize=args.reparameterize,
         bottleneck_dim=args.bottleneck_dim,
         reduction_factor=args.reduction_factor,
         **extra,
         **common,
     )
+
+
+_BUILDERS = {
+    "lora": _low_rank("LoraConfig"),
+    "dora": _low_rank("DoraConfig"),
+    "ia3": _ia3,
+    "pfeiffer": _bottleneck("PfeifferConfig"),
+    "houlsby": _bottleneck("HoulsbyConfig"),
+    "parallel": _bottleneck("ParallelConfig"),
+    "prefix": _prefix,
+    "mam": _mam,
+}
 
 
 def _layers(text):

@@ -257,7 +257,7 @@ def _train(args, config, output_dir, learning_rate):
         if config is None:
             model.save_weights(tmp / run_files.FULL_WEIGHTS)
         else:
-            if config.method == "prefix" and config.reparameterize:
+            if config.folded() is not None:
                 keras_adapters.eject_prefix(model, run_files.ADAPTER_NAME)
             keras_adapters.save_adapter(model, tmp / run_files.ADAPTER_DIR)
         export_started = time.time()

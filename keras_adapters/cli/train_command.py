@@ -32,6 +32,7 @@ TASK_DEFAULTS = {
         full_learning_rate=2e-5,
     ),
 }
+WIDTH_MULTIPLE = 16  # batches are padded to a multiple of this, texts grouped by length
 VERIFY_TEXTS = 16
 VERIFY_ATOL = 1e-5  # served logits equal Keras logits (float32)
 VERIFY_ATOL_BFLOAT16 = 5e-2  # bfloat16 keeps ~3 digits; merging reorders the rounding
@@ -223,35 +224,44 @@ def _train(args, config, output_dir, learning_rate):
     else:
         report = keras_adapters.add_adapter(model, config, run_files.ADAPTER_NAME)
         trainable, total = report.trainable, report.total
-    steps = math.ceil(num_train / args.batch_size) * args.epochs
+    preprocessor = model.preprocessor
+    widths = math.ceil(args.sequence_length / WIDTH_MULTIPLE)
+    # Length groups add at most one (padded, full-size) batch per width per epoch.
+    steps = (math.ceil(num_train / args.batch_size) + widths - 1) * args.epochs
     warmup = max(1, steps // 16)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=steps - warmup, warmup_target=learning_rate, warmup_steps=warmup
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        ),
+        weighted_metrics=["accuracy"],
         jit_compile=args.xla,
     )
-    train = data.as_dataset("train", args.batch_size, shuffle=True, seed=args.seed, limit=limit)
-    validation = data.as_dataset("validation", 64)
-    test = data.as_dataset("test", 64)
-    print("Held-out accuracy before training:")
-    untrained = model.evaluate(test, verbose=args.verbose, return_dict=True)
-    fit_started = time.time()
-    steps_log = StepLog()
-    history = model.fit(
-        train,
-        validation_data=validation,
-        epochs=args.epochs,
-        verbose=args.verbose,
-        callbacks=[steps_log],
-        shuffle=False,  # the dataset shuffles itself, seeded, every epoch
-    )
-    train_seconds = time.time() - fit_started
-    print("Held-out (test split) accuracy after training:")
-    tested = model.evaluate(test, verbose=args.verbose, return_dict=True)
+    train = _bucketed(data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True)
+    validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
+    test = _bucketed(data.test, None, preprocessor, 64, args.seed)
+    model.preprocessor = None  # the datasets are tokenized and packed already
+    try:
+        print("Held-out accuracy before training:")
+        untrained = model.evaluate(test, verbose=args.verbose, return_dict=True)
+        fit_started = time.time()
+        steps_log = StepLog()
+        history = model.fit(
+            train,
+            validation_data=validation,
+            epochs=args.epochs,
+            verbose=args.verbose,
+            callbacks=[steps_log],
+            shuffle=False,  # the dataset shuffles itself, seeded, every epoch
+        )
+        train_seconds = time.time() - fit_started
+        print("Held-out (test split) accuracy after training:")
+        tested = model.evaluate(test, verbose=args.verbose, return_dict=True)
+    finally:
+        model.preprocessor = preprocessor
 
     with atomic_directory(output_dir, overwrite=args.overwrite, marker=run_files.RUN_CONFIG) as tmp:
         if config is None:
@@ -317,6 +327,23 @@ def _train(args, config, output_dir, learning_rate):
         (tmp / run_files.METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
     _print_summary(metrics, output_dir)
     return 0
+
+
+def _bucketed(split, limit, preprocessor, batch_size, seed, shuffle=False):
+    """Batches of similar-length texts, padded to a multiple of 16, every batch full-size."""
+    from keras_adapters.data import length_bucketed_dataset
+
+    count = len(split.texts) if limit is None else limit
+    return length_bucketed_dataset(
+        split.texts[:count],
+        split.labels[:count],
+        preprocessor,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        width_multiple=WIDTH_MULTIPLE,
+        full_batches=True,
+    )
 
 
 def _export_and_verify(model, data, path, atol):

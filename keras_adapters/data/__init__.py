@@ -1,5 +1,6 @@
 """Labelled text for text classification, with fixed de-duplicated splits."""
 
+from keras_adapters.data.length_bucketed_dataset import length_bucketed_dataset
 from keras_adapters.data.load_text_classification import (
     list_dataset_presets,
     load_text_classification,
@@ -13,6 +14,7 @@ __all__ = [
     "TextClassificationData",
     "TextSplit",
     "deduplicated_split",
+    "length_bucketed_dataset",
     "list_dataset_presets",
     "load_text_classification",
     "normalize_text",

@@ -60,7 +60,12 @@ def test_every_module_of_every_block(family, tmp_path):
     assert all("/lora/default/" in v.path for v in model.trainable_weights)
 
 
-@pytest.mark.parametrize("family", ["bert", "llama3", "gemma"])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "family", ["llama3", pytest.param("bert", marks=SLOW), pytest.param("gemma", marks=SLOW)]
+)
 def test_rslora_scale(family, tmp_path):
     family = FAMILIES[family]
     scale = 8 / math.sqrt(4)
@@ -77,7 +82,7 @@ def test_rslora_scale(family, tmp_path):
     assert get_state(model).configs["default"].use_rslora
 
 
-@pytest.mark.parametrize("family", ["bert", "llama3", "gpt2"])
+@pytest.mark.parametrize("family", ["llama3", "gpt2", pytest.param("bert", marks=SLOW)])
 def test_dora_magnitudes(family, tmp_path):
     family = FAMILIES[family]
     model = family.make_model(0)
@@ -130,7 +135,7 @@ def test_regex_over_a_scattered_set_becomes_keras_path_regex(tmp_path):
 
 @pytest.mark.parametrize(
     "layers, pattern",
-    [([1], None), (1, "layers"), ([0], ["layers"])],
+    [([1], None), (1, "layers"), pytest.param([0], ["layers"], marks=SLOW)],
     ids=["list", "int", "pattern"],
 )
 def test_layers_to_transform(layers, pattern, tmp_path):
@@ -182,7 +187,9 @@ HEADS = {  # Hugging Face head modules of the task class, and the Keras layers h
 }
 
 
-@pytest.mark.parametrize("family", list(HEADS))
+@pytest.mark.parametrize(
+    "family", ["roberta", pytest.param("bert", marks=SLOW), pytest.param("distil_bert", marks=SLOW)]
+)
 def test_classifier_head_from_seq_cls_modules_to_save(family, tmp_path):
     family_name, family = family, FAMILIES[family]
     model = family.make_model(0)

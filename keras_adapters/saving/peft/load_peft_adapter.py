@@ -90,6 +90,20 @@ def load_peft_adapter(model, path, adapter_name=None, activate=True):
     modules = hf_modules(context, architecture, model_prefix)
     targeted = _targeted_modules(settings, modules, architecture, model_prefix, source)
     saved = _saved_weights(model, settings, architecture, model_prefix, tensors, source)
+    expected = _expected_shapes(settings, targeted, saved)
+    _check_tensors(path, expected, {k: tuple(v.shape) for k, v in tensors.items()}, architecture)
+
+    plan = plan_adapter(model, _keras_config(settings, targeted, context, saved), name, activate)
+    _fill_planned_modules(plan, targeted, tensors, settings.use_dora)
+    insert_planned(plan, activate)
+    for key, (variable, transposed, _) in saved.items():
+        value = tensors[key].T if transposed else tensors[key]
+        variable.assign(np.ascontiguousarray(value).astype(variable.dtype))
+    return name
+
+
+def _expected_shapes(settings, targeted, saved):
+    """`{file key: shape}` of every tensor the file must hold, and only those."""
     expected = {}
     for module in targeted:
         expected[lora_key(module.path, LORA_A)] = (settings.r, module.in_features)
@@ -99,10 +113,11 @@ def load_peft_adapter(model, path, adapter_name=None, activate=True):
     for key, (variable, transposed, _) in saved.items():
         shape = tuple(variable.shape)
         expected[key] = shape[::-1] if transposed else shape
-    _check_tensors(path, expected, {k: tuple(v.shape) for k, v in tensors.items()}, architecture)
+    return expected
 
-    config = _keras_config(settings, targeted, context, saved)
-    plan = plan_adapter(model, config, name, activate)
+
+def _fill_planned_modules(plan, targeted, tensors, dora):
+    """Assigns each planned `LoraWeights` (`DoraWeights`) its share of the PEFT tensors."""
     parts = {part.layer.path: (module, part) for module in targeted for part in module.parts}
     planned = {site.location for site, _ in plan.insertions}
     if planned != set(parts):
@@ -117,15 +132,10 @@ def load_peft_adapter(model, path, adapter_name=None, activate=True):
         )
         weights.lora_a.assign(lora_a)
         weights.lora_b.assign(lora_b)
-        if settings.use_dora:
+        if dora:
             weights.magnitude.assign(
                 part.keras_magnitude(tensors[lora_key(module.path, MAGNITUDE)])
             )
-    insert_planned(plan, activate)
-    for key, (variable, transposed, _) in saved.items():
-        value = tensors[key].T if transposed else tensors[key]
-        variable.assign(np.ascontiguousarray(value).astype(variable.dtype))
-    return name
 
 
 def _check_fan_in_fan_out(settings, architecture, source):

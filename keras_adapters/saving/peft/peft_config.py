@@ -177,7 +177,7 @@ def parse_peft_config(raw, source=CONFIG_FILE):
     unknown = sorted(k for k, v in raw.items() if k not in known and v not in (None, False, [], {}))
     if unknown:
         warnings.warn(
-            f"{source}: ignoring fields keras-adapters does not know: {unknown}.", stacklevel=3
+            f"{source}: ignoring fields keras-adapters does not know: {unknown}.", stacklevel=4
         )
     return PeftLoraSettings(
         r=r,

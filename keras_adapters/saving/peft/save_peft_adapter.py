@@ -79,26 +79,10 @@ def save_peft_adapter(model, path, adapter_name=None, base_model_name_or_path=No
     architecture = get_peft_architecture(context.backbone)
     model_prefix, task_type = _hf_model_kind(model, context, architecture)
     modules = hf_modules(context, architecture, model_prefix)
-    by_layer = {part.layer.path: (m, part) for m in modules.values() for part in m.parts}
-    factors = {}
-    for wrapper in context.wrappers_of(name):
-        if wrapper.location not in by_layer:
-            raise ValueError(
-                f"Adapter {name!r} has a site at {wrapper.location!r}, which is no "
-                f"{architecture.name} projection PEFT knows ({list(architecture.modules)} in each "
-                "block); it cannot be written in PEFT's format."
-            )
-        module, part = by_layer[wrapper.location]
-        weights = wrapper.get_adapter(name)
-        a, b = HfPart.hf_factors(_numpy(weights.lora_a), _numpy(weights.lora_b))
-        magnitude = _numpy(weights.magnitude).reshape(-1) if config.method == "dora" else None
-        factors.setdefault(module.path, {})[part.slot] = (a, b, magnitude)
-    if not factors:
-        raise ValueError(f"Adapter {name!r} has no sites on this model.")
-
-    rank = config.rank
+    dora = config.method == "dora"
+    factors = _site_factors(context, name, modules, architecture, dora)
     stacked = {
-        module_path: _module_factors(modules[module_path], parts, rank, config.method == "dora")
+        module_path: _module_factors(modules[module_path], parts, config.rank, dora)
         for module_path, parts in factors.items()
     }
     file_rank = max(a.shape[0] for a, _, _ in stacked.values())
@@ -113,10 +97,6 @@ def save_peft_adapter(model, path, adapter_name=None, base_model_name_or_path=No
     target_modules, layers = _target_modules(
         architecture, modules, set(stacked), model_prefix, bool(model_prefix)
     )
-    alpha = rank if config.alpha is None else config.alpha
-    if file_rank != rank:  # keep `scale * A B` when every module went to rank `file_rank`
-        root = math.sqrt if config.use_rslora else (lambda x: x)
-        alpha = alpha * root(file_rank) / root(rank)
     adapter_config = {
         "peft_type": "LORA",
         "task_type": task_type,
@@ -124,10 +104,10 @@ def save_peft_adapter(model, path, adapter_name=None, base_model_name_or_path=No
         "revision": None,
         "inference_mode": True,
         "r": file_rank,
-        "lora_alpha": int(alpha) if float(alpha).is_integer() else alpha,
+        "lora_alpha": _file_alpha(config, file_rank),
         "lora_dropout": config.dropout,
         "use_rslora": config.use_rslora,
-        "use_dora": config.method == "dora",
+        "use_dora": dora,
         "fan_in_fan_out": architecture.layout == "conv1d",
         "bias": "none",
         "target_modules": target_modules,
@@ -144,6 +124,36 @@ def save_peft_adapter(model, path, adapter_name=None, base_model_name_or_path=No
             tensors, str(directory / WEIGHTS_FILE), metadata={"format": "pt"}
         )
         (directory / CONFIG_FILE).write_text(json.dumps(adapter_config, indent=2) + "\n")
+
+
+def _site_factors(context, name, modules, architecture, dora):
+    """`{module path: {slot: (A [r, in], B [out, r], magnitude or None)}}` of the adapter's sites."""
+    by_layer = {part.layer.path: (m, part) for m in modules.values() for part in m.parts}
+    factors = {}
+    for wrapper in context.wrappers_of(name):
+        if wrapper.location not in by_layer:
+            raise ValueError(
+                f"Adapter {name!r} has a site at {wrapper.location!r}, which is no "
+                f"{architecture.name} projection PEFT knows ({list(architecture.modules)} in each "
+                "block); it cannot be written in PEFT's format."
+            )
+        module, part = by_layer[wrapper.location]
+        weights = wrapper.get_adapter(name)
+        a, b = HfPart.hf_factors(_numpy(weights.lora_a), _numpy(weights.lora_b))
+        magnitude = _numpy(weights.magnitude).reshape(-1) if dora else None
+        factors.setdefault(module.path, {})[part.slot] = (a, b, magnitude)
+    if not factors:
+        raise ValueError(f"Adapter {name!r} has no sites on this model.")
+    return factors
+
+
+def _file_alpha(config, file_rank):
+    """`lora_alpha` giving the adapter's scale at rank `file_rank` (the rank, if unchanged)."""
+    alpha = config.rank if config.alpha is None else config.alpha
+    if file_rank != config.rank:  # every module was zero-padded or stacked to `file_rank`
+        root = math.sqrt if config.use_rslora else float
+        alpha = alpha * root(file_rank) / root(config.rank)
+    return int(alpha) if float(alpha).is_integer() else alpha
 
 
 def _adapter_name(state, adapter_name):

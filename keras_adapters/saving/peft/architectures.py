@@ -114,7 +114,7 @@ LLAMA = PeftArchitecture(
     modules=LLAMA_MODULES,
     model_prefix="model.",
     default_target_modules=LLAMA_DEFAULT_TARGETS,
-    name_hints=("llama", "smollm2", "smollm-"),
+    name_hints=("llama", "tinyllama", "smollm2", "smollm-"),
     saved_modules=DECODER_EMBEDDINGS,
 )
 
@@ -164,7 +164,7 @@ GPT2 = PeftArchitecture(
     model_prefix="transformer.",
     layout="conv1d",
     default_target_modules=("c_attn",),
-    name_hints=("gpt2", "gpt-2"),
+    name_hints=("gpt2", "gpt-2", "distilgpt2"),
     saved_modules={"{model}wte": _embedding("token_embedding")},
 )
 

@@ -52,9 +52,10 @@ class PeftArchitecture:
         layout: `"linear"` or `"conv1d"`, see above.
         default_target_modules: what PEFT targets when `target_modules` is
             null (PEFT's `TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`).
-        name_hints: lower-case substrings of `base_model_name_or_path`
-            naming this architecture (`"llama"`, `"smollm2"`); a name whose
-            longest hint belongs to another record is refused.
+        name_hints: lower-case words starting a part of
+            `base_model_name_or_path` that names this architecture
+            (`"llama"`, `"smollm2"`); a name whose longest hint belongs to
+            another record is refused.
         saved_modules: Hugging Face module path -> `SavedModule`, the
             modules PEFT's `modules_to_save` can carry (classifier heads,
             embeddings), with `{model}` standing for `model_prefix`.

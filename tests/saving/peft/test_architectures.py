@@ -88,6 +88,10 @@ def test_every_required_architecture_is_registered():
         ("Qwen/Qwen2.5-0.5B", "qwen"),
         ("google/gemma-2b", "gemma"),
         ("openai-community/gpt2", "gpt2"),
+        ("distilgpt2", "gpt2"),
+        ("TinyLlama/TinyLlama-1.1B-Chat-v1.0", "llama"),
+        ("microsoft/deberta-v3-base", None),  # "bert" inside a word is no hint
+        ("answerdotai/ModernBERT-base", None),
         ("./checkpoints/my-model", None),
     ],
 )

@@ -67,7 +67,7 @@ BERT = PeftArchitecture(
     },
 )
 
-ROBERTA = PeftArchitecture(
+ROBERTA = PeftArchitecture(  # XLMRobertaBackbone subclasses RobertaBackbone: covered too
     name="roberta",
     backbone_classes=(keras_hub.models.RobertaBackbone,),
     blocks="encoder.layer",

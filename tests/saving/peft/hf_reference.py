@@ -32,6 +32,7 @@ from keras_hub.src.utils.transformers import (
     convert_mistral,
     convert_qwen,
     convert_roberta,
+    convert_xlm_roberta,
 )
 
 from tests.support import tiny_decoders, tiny_models
@@ -174,6 +175,15 @@ FAMILIES = {
             "roberta.encoder.layer.{i}.",
             ENCODER,
         ),
+        HfFamily(  # a RobertaBackbone subclass: the RoBERTa record applies
+            "xlm_roberta",
+            _classifier("xlm_roberta"),
+            convert_xlm_roberta,
+            {},
+            "encoder.layer.{i}.",
+            "roberta.encoder.layer.{i}.",
+            ENCODER,
+        ),
         HfFamily(
             "distil_bert",
             _classifier("distil_bert"),
@@ -253,7 +263,9 @@ class _TracingLoader:
         self.placements = []
 
     def get_tensor(self, key):
-        raise KeyError(key)  # convert_bert probes LayerNorm names: use weight/bias
+        if key.endswith("token_type_embeddings.weight"):
+            return np.zeros((1, 1))  # XLM-R folds row 0 into the positions: fold nothing
+        raise KeyError(key)  # BERT and XLM-R probe LayerNorm names: use weight/bias
 
     def port_weight(self, keras_variable, hf_weight_key, hook_fn=None):
         shape = self.shapes.get(hf_weight_key)
@@ -349,7 +361,7 @@ def write_peft_dir(path, config, tensors):
     return path
 
 
-ENCODERS = ("bert", "roberta", "distil_bert")
+ENCODERS = ("bert", "roberta", "xlm_roberta", "distil_bert")
 
 
 def inputs_for(family):

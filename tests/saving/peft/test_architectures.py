@@ -31,6 +31,8 @@ def test_modules_and_layouts_agree_with_keras_hub_converters(family):
     model = family.make_model(0)
     architecture = keras_adapters.saving.get_peft_architecture(model.backbone)
     assert sorted(architecture.modules) == sorted(family.modules)
+    if family.name == "xlm_roberta":
+        assert architecture.name == "roberta"
     placements, shapes = trace_conversion(model, family)
     by_key = {}
     for key, variable, placed in placements:

@@ -41,5 +41,5 @@ from keras_adapters.injection import (
     training_callbacks,
     unmerge_adapters,
 )
-from keras_adapters.saving import load_adapter, save_adapter
+from keras_adapters.saving import load_adapter, load_peft_adapter, save_adapter, save_peft_adapter
 from keras_adapters.version import __version__

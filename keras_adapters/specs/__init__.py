@@ -11,6 +11,7 @@ from keras_adapters.specs.backbone_spec import BackboneSpec
 from keras_adapters.specs.bottleneck_placements import BOTTLENECK_PLACEMENTS, bottleneck_sites
 from keras_adapters.specs.bottleneck_site import BottleneckSite
 from keras_adapters.specs.registry import (
+    get_backbone_class_spec,
     get_backbone_spec,
     register_backbone_spec,
     supported_backbones,

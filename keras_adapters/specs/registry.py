@@ -41,11 +41,20 @@ def supported_backbones():
 
 def get_backbone_spec(backbone):
     """Returns the spec for a backbone instance (its class or nearest base class)."""
-    for cls in type(backbone).__mro__:
+    return get_backbone_class_spec(type(backbone))
+
+
+def get_backbone_class_spec(backbone_class):
+    """Returns the spec for a backbone class (itself or its nearest registered base class).
+
+    Records that extend a backbone's spec (e.g. how Hugging Face names its
+    layers) check their slots against it when they are registered.
+    """
+    for cls in getattr(backbone_class, "__mro__", ()):
         if cls in _SPECS:
             return _SPECS[cls]
     raise ValueError(
-        f"Backbone class {type(backbone).__name__} is not supported. Supported backbones: "
-        f"{', '.join(supported_backbones())}. Add one with "
+        f"Backbone class {getattr(backbone_class, '__name__', backbone_class)} is not supported. "
+        f"Supported backbones: {', '.join(supported_backbones())}. Add one with "
         "`keras_adapters.specs.register_backbone_spec`."
     )

@@ -12,9 +12,22 @@ import pytest
 def test_causal_lm_job_trains_scores_exports_and_verifies(tmp_path):
     output = tmp_path / "run"
     command = [
-        sys.executable, "-m", "keras_adapters_cli", "train", "--task", "causal-lm",
-        "--train-examples", "96", "--eval-examples", "48", "--max-new-tokens", "4",
-        "--output-dir", str(output), "--verbose", "0",
+        sys.executable,
+        "-m",
+        "keras_adapters_cli",
+        "train",
+        "--task",
+        "causal-lm",
+        "--train-examples",
+        "96",
+        "--eval-examples",
+        "48",
+        "--max-new-tokens",
+        "4",
+        "--output-dir",
+        str(output),
+        "--verbose",
+        "0",
     ]
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=1500, env=env)

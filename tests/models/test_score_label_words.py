@@ -16,8 +16,12 @@ def causal_lm():
     keras.utils.set_random_seed(0)
     tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=VOCABULARY, merges=["z z"])
     backbone = keras_hub.models.GPT2Backbone(
-        vocabulary_size=len(VOCABULARY), num_layers=1, num_heads=2, hidden_dim=8,
-        intermediate_dim=16, max_sequence_length=32,
+        vocabulary_size=len(VOCABULARY),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=32,
     )
     preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(tokenizer, sequence_length=16)
     model = keras_hub.models.GPT2CausalLM(backbone, preprocessor=preprocessor)
@@ -42,17 +46,23 @@ def _log_likelihood(causal_lm, prompt, continuation):
 PROMPTS = ["abc", "de", "fghij", "k"]
 
 
-@pytest.mark.parametrize("label_words", [["x", "y"], ["xy", "q", "rst"]], ids=["one_token", "several"])
+@pytest.mark.parametrize(
+    "label_words", [["x", "y"], ["xy", "q", "rst"]], ids=["one_token", "several"]
+)
 def test_scores_equal_full_forward_passes(causal_lm, label_words):
     labels = [0, 1, 1, 0]
     scores = score_label_words(causal_lm, PROMPTS, label_words, labels, batch_size=3)
     words = [[VOCABULARY[c] for c in w] for w in label_words]
     expected = np.array([[_log_likelihood(causal_lm, p, w) for w in words] for p in PROMPTS])
     np.testing.assert_allclose(scores.log_likelihoods, expected, atol=1e-4)
-    responses = [_log_likelihood(causal_lm, p, words[label] + [0]) for p, label in zip(PROMPTS, labels)]
+    responses = [
+        _log_likelihood(causal_lm, p, words[label] + [0]) for p, label in zip(PROMPTS, labels)
+    ]
     np.testing.assert_allclose(scores.response_log_likelihoods, responses, atol=1e-4)
     tokens = sum(len(words[label]) + 1 for label in labels)
-    assert scores.response_perplexity == pytest.approx(np.exp(-np.sum(responses) / tokens), rel=1e-5)
+    assert scores.response_perplexity == pytest.approx(
+        np.exp(-np.sum(responses) / tokens), rel=1e-5
+    )
     assert scores.accuracy == np.mean(expected.argmax(-1) == np.array(labels))
 
 

@@ -23,6 +23,7 @@ from keras_adapters.injection import (
     AdaptedModel,
     TrainableReport,
     add_adapter,
+    apply_gradient_hooks,
     delete_adapter,
     disable_adapters,
     eject_prefix,

@@ -2,6 +2,7 @@
 
 from keras_adapters.injection.adapted_model import AdaptedModel
 from keras_adapters.injection.add_adapter import add_adapter
+from keras_adapters.injection.gradient_hooks import apply_gradient_hooks
 from keras_adapters.injection.lifecycle import (
     delete_adapter,
     disable_adapters,

@@ -12,6 +12,7 @@ keras_adapters.add_adapter(classifier, keras_adapters.LoraConfig(rank=8), "senti
 
 from keras_adapters import assets, attention, configs, data, layers, methods, models, specs
 from keras_adapters.configs import (
+    AdaLoraConfig,
     AdapterConfig,
     HoulsbyConfig,
     LoraConfig,

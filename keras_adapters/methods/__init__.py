@@ -4,6 +4,7 @@ Adding a method means adding one package (config, layers, site finder) that
 registers one `AdapterMethod`, and importing it below.
 """
 
+from keras_adapters.methods import adalora as _adalora  # noqa: F401 (registers)
 from keras_adapters.methods import bottleneck as _bottleneck  # noqa: F401 (registers)
 from keras_adapters.methods import lora as _lora  # noqa: F401 (registers)
 from keras_adapters.methods import prefix as _prefix  # noqa: F401 (registers)

@@ -9,7 +9,14 @@ from keras_adapters import methods
 
 
 def test_every_builtin_method_is_registered_with_its_config():
-    assert methods.registered_methods() == ("pfeiffer", "houlsby", "parallel", "lora", "prefix")
+    assert methods.registered_methods() == (
+        "lora",
+        "adalora",
+        "pfeiffer",
+        "houlsby",
+        "parallel",
+        "prefix",
+    )
     for config in (
         keras_adapters.LoraConfig(),
         keras_adapters.HoulsbyConfig(),

@@ -22,6 +22,7 @@ from keras_adapters.configs import (
 )
 from keras_adapters.injection import (
     AdaptedModel,
+    AdapterRank,
     TrainableReport,
     add_adapter,
     apply_gradient_hooks,
@@ -31,6 +32,7 @@ from keras_adapters.injection import (
     enable_adapters,
     list_adapters,
     merge_adapters,
+    plot_ranks,
     set_active_adapters,
     trainable_report,
     training_callbacks,

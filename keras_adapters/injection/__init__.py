@@ -1,6 +1,7 @@
 """The rewrite: plan and insert adapters, freeze the rest, and manage adapters."""
 
 from keras_adapters.injection.adapted_model import AdaptedModel
+from keras_adapters.injection.adapter_rank import AdapterRank
 from keras_adapters.injection.add_adapter import add_adapter
 from keras_adapters.injection.gradient_hooks import apply_gradient_hooks
 from keras_adapters.injection.lifecycle import (
@@ -13,5 +14,6 @@ from keras_adapters.injection.lifecycle import (
     set_active_adapters,
     unmerge_adapters,
 )
+from keras_adapters.injection.rank_plot import plot_ranks
 from keras_adapters.injection.trainable_report import TrainableReport, trainable_report
 from keras_adapters.injection.training_callbacks import training_callbacks

@@ -3,8 +3,11 @@
 import dataclasses
 import math
 
+from keras_adapters.core.adapter_wrapper import AdapterWrapper
+from keras_adapters.injection.adapter_rank import AdapterRank
 from keras_adapters.injection.adapter_state import require_state
-from keras_adapters.injection.trainability import modules_to_save_layers
+from keras_adapters.injection.trainability import module_parameters, modules_to_save_layers
+from keras_adapters.planning.layer_tree import innermost, walk
 from keras_adapters.planning.model_context import ModelContext
 
 
@@ -14,15 +17,21 @@ class TrainableReport:
 
     Attributes:
         adapters: adapter name -> (method, parameter count, active?).
+            Weights a method updates itself (`state_weights`, e.g.
+            AdaLoRA's masks) are not parameters.
         modules_to_save: parameters of layers kept trainable beside adapters.
         trainable: parameters `fit` updates.
         total: all parameters of the model, adapters included.
+        ranks: adapter name -> tuple of `keras_adapters.AdapterRank`, one per
+            matrix, for adapters whose rank changes in training (their
+            modules have `effective_rank()`, as AdaLoRA's do).
     """
 
     adapters: dict
     modules_to_save: int
     trainable: int
     total: int
+    ranks: dict = dataclasses.field(default_factory=dict)
 
     @property
     def percent(self):
@@ -38,7 +47,23 @@ class TrainableReport:
         lines.append(
             f"  trainable {self.trainable:,} of {self.total:,} parameters ({self.percent:.4f}%)"
         )
+        for name, ranks in self.ranks.items():
+            lines.extend(_rank_table(name, ranks))
         return "\n".join(lines)
+
+
+def _rank_table(name, ranks):
+    """Lines of a block x projection table of kept / initial rank."""
+    projections = list(dict.fromkeys(r.projection for r in ranks))
+    cells = {(r.block, r.projection): f"{r.rank}/{r.initial_rank}" for r in ranks}
+    width = max(len(p) for p in projections + ["ranks"])
+    kept, initial = sum(r.rank for r in ranks), sum(r.initial_rank for r in ranks)
+    lines = [f"  ranks of adapter {name!r} (kept/initial): {kept} of {initial} triplets"]
+    lines.append("    block " + " ".join(f"{p:>{width}}" for p in projections))
+    for block in sorted({r.block for r in ranks}):
+        row = " ".join(f"{cells.get((block, p), '-'):>{width}}" for p in projections)
+        lines.append(f"    {block:>5} {row}")
+    return lines
 
 
 def trainable_report(model):
@@ -58,9 +83,16 @@ def trainable_report(model):
     state = require_state(model)
     context = ModelContext(model)
     counts = {name: 0 for name in state.configs}
-    for _, _, wrapper in context.wrappers():
+    ranks = {}
+    for block, projection, wrapper in _wrappers_by_block(context):
         for name in wrapper.adapter_names:
-            counts[name] += _size(wrapper.get_adapter(name).weights)
+            module = wrapper.get_adapter(name)
+            counts[name] += _size(module_parameters(module))
+            if hasattr(module, "effective_rank"):
+                rank = AdapterRank(
+                    wrapper.location, block, projection, module.effective_rank(), module.rank
+                )
+                ranks.setdefault(name, []).append(rank)
     active = set(state.active) if state.enabled else set()
     saved = {}
     for name in state.active:
@@ -74,7 +106,27 @@ def trainable_report(model):
         modules_to_save=_size(saved.values()),
         trainable=_size(model.trainable_weights),
         total=_size(model.weights),
+        ranks={name: tuple(found) for name, found in ranks.items()},
     )
+
+
+def _wrappers_by_block(context):
+    """`(block index, projection, wrapper)` for every wrapper, in block then slot order.
+
+    The projection is the slot the wrapped layer fills, else the last part of
+    the wrapper's location.
+    """
+    order = list(context.spec.slots)
+    for index, block in enumerate(context.blocks):
+        slots = {id(context.slot_layer(block, slot)): slot for slot in order}
+        found = []
+        for _, _, layer in walk(block):
+            if isinstance(layer, AdapterWrapper):
+                slot = slots.get(id(innermost(layer)))
+                name = slot or (layer.location or layer.name).split("/")[-1]
+                found.append((order.index(slot) if slot else len(order), name, layer))
+        for _, name, layer in sorted(found, key=lambda entry: entry[0]):
+            yield index, name, layer
 
 
 def _size(variables):

@@ -42,7 +42,8 @@ class AdaptedModel:
         hooks = gradient_hooks(self)
         if not hooks:
             return super().train_step(*args, **kwargs)
-        names = [n for n in get_state(self).active if n not in get_state(self).merged]
+        state = get_state(self)
+        names = [n for n in state.active if n not in state.merged]
         if keras.config.backend() != "tensorflow":
             raise NotImplementedError(
                 f"The active adapters {names} update their state from the gradients inside "

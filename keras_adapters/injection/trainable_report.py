@@ -9,6 +9,7 @@ from keras_adapters.injection.adapter_state import require_state
 from keras_adapters.injection.trainability import module_parameters, modules_to_save_layers
 from keras_adapters.planning.layer_tree import innermost, walk
 from keras_adapters.planning.model_context import ModelContext
+from keras_adapters.specs.slots import PROJECTION_SLOTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,16 +84,9 @@ def trainable_report(model):
     state = require_state(model)
     context = ModelContext(model)
     counts = {name: 0 for name in state.configs}
-    ranks = {}
-    for block, projection, wrapper in _wrappers_by_block(context):
+    for _, _, wrapper in context.wrappers():
         for name in wrapper.adapter_names:
-            module = wrapper.get_adapter(name)
-            counts[name] += _size(module_parameters(module))
-            if hasattr(module, "effective_rank"):
-                rank = AdapterRank(
-                    wrapper.location, block, projection, module.effective_rank(), module.rank
-                )
-                ranks.setdefault(name, []).append(rank)
+            counts[name] += _size(module_parameters(wrapper.get_adapter(name)))
     active = set(state.active) if state.enabled else set()
     saved = {}
     for name in state.active:
@@ -106,27 +100,43 @@ def trainable_report(model):
         modules_to_save=_size(saved.values()),
         trainable=_size(model.trainable_weights),
         total=_size(model.weights),
-        ranks={name: tuple(found) for name, found in ranks.items()},
+        ranks=_adapter_ranks(context),
     )
 
 
-def _wrappers_by_block(context):
-    """`(block index, projection, wrapper)` for every wrapper, in block then slot order.
+def _adapter_ranks(context):
+    """`{adapter: (AdapterRank, ...)}` for modules with `effective_rank()`, block then slot order.
 
-    The projection is the slot the wrapped layer fills, else the last part of
-    the wrapper's location.
+    The projection is the projection slot the wrapped layer fills, else the
+    last part of the wrapper's location.
     """
-    order = list(context.spec.slots)
+    order = [slot for slot in PROJECTION_SLOTS if context.spec.has_slot(slot)]
+    ranks = {}
     for index, block in enumerate(context.blocks):
-        slots = {id(context.slot_layer(block, slot)): slot for slot in order}
         found = []
-        for _, _, layer in walk(block):
-            if isinstance(layer, AdapterWrapper):
-                slot = slots.get(id(innermost(layer)))
-                name = slot or (layer.location or layer.name).split("/")[-1]
-                found.append((order.index(slot) if slot else len(order), name, layer))
-        for _, name, layer in sorted(found, key=lambda entry: entry[0]):
-            yield index, name, layer
+        for _, _, wrapper in walk(block):
+            if not isinstance(wrapper, AdapterWrapper):
+                continue
+            modules = [(n, wrapper.get_adapter(n)) for n in wrapper.adapter_names]
+            modules = [(n, m) for n, m in modules if hasattr(m, "effective_rank")]
+            if modules:
+                found.append((wrapper, modules))
+        if not found:
+            continue
+        slots = {id(context.slot_layer(block, slot)): slot for slot in order}
+        entries = []
+        for wrapper, modules in found:
+            slot = slots.get(id(innermost(wrapper)))
+            projection = slot or (wrapper.location or wrapper.name).split("/")[-1]
+            position = order.index(slot) if slot else len(order)
+            for name, module in modules:
+                rank = AdapterRank(
+                    wrapper.location, index, projection, module.effective_rank(), module.rank
+                )
+                entries.append((position, name, rank))
+        for _, name, rank in sorted(entries, key=lambda entry: entry[0]):
+            ranks.setdefault(name, []).append(rank)
+    return {name: tuple(found) for name, found in ranks.items()}
 
 
 def _size(variables):

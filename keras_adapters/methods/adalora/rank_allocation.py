@@ -112,8 +112,9 @@ def allocate_ranks(modules, config, gradients):
 
     Runs inside every training step (see `keras_adapters.methods.AdapterMethod`)
     with the adapter's modules. At step `t` (1-based, counted in every module's
-    `step`): the statistics move while `t < total_steps - final_steps`; if a
-    reallocation is due, every mask keeps the triplets among the
+    `step`): the statistics move while `t < total_steps - final_steps` (and
+    the adapter's gradients are finite: a loss-scaling overflow is skipped);
+    if a reallocation is due, every mask keeps the triplets among the
     `rank_budget(t)` globally most important ones.
 
     Args:
@@ -125,8 +126,9 @@ def allocate_ranks(modules, config, gradients):
     for module in modules:
         module.step.assign(step)
     final = float(config.total_steps - config.final_steps)
+    update = ops.logical_and(step < final, _all_finite(modules, gradients))
     for module in modules:
-        update_importance(module, gradients, config.beta1, config.beta2, step < final)
+        update_importance(module, gradients, config.beta1, config.beta2, update)
     scores = ops.concatenate([triplet_importance(module) for module in modules])
     keep = keep_most_important(scores, rank_budget(step, config, len(modules)))
     due = reallocation_due(ops.cast(step, "int32"), config)
@@ -135,3 +137,14 @@ def allocate_ranks(modules, config, gradients):
         mask = keep[offset : offset + module.rank]
         module.rank_mask.assign(ops.where(due, mask, module.rank_mask))
         offset += module.rank
+
+
+def _all_finite(modules, gradients):
+    """Whether every gradient of the modules' factors is finite (a boolean tensor)."""
+    checks = [
+        ops.all(ops.isfinite(gradient))
+        for module in modules
+        for gradient in (gradients.get(getattr(module, name)) for name in FACTORS)
+        if gradient is not None
+    ]
+    return ops.all(ops.stack(checks)) if checks else ops.convert_to_tensor(True)

@@ -129,3 +129,19 @@ def test_scores_budget_and_masks_match_numpy_over_steps():
     expected_at = {t: peft_budget(t, config, 3) for t in (4, 6, 8, 9)}
     assert [history[t - 1] for t in (4, 6, 8, 9)] == list(expected_at.values())
     assert history[8:] == [config.target_rank * 3] * (len(history) - 8)
+
+
+def test_a_step_with_non_finite_gradients_leaves_the_statistics_alone():
+    modules = _modules()
+    variables = [getattr(m, f) for m in modules for f in FACTORS]
+    config = _config()
+    ones = [np.ones(v.shape, "float32") for v in variables]
+    allocate_ranks(modules, config, GradientMap(variables, ones))
+    before = [np.array(m.statistics.sensitivity["lora_p"].numpy()) for m in modules]
+    overflow = list(ones)
+    overflow[7] = np.full(variables[7].shape, np.inf, "float32")  # loss-scaling overflow
+    allocate_ranks(modules, config, GradientMap(variables, overflow))
+    for module, values in zip(modules, before):
+        np.testing.assert_array_equal(module.statistics.sensitivity["lora_p"].numpy(), values)
+        assert np.all(np.isfinite(module.statistics.uncertainty["lora_q"].numpy()))
+        assert float(module.step.numpy()) == 2.0

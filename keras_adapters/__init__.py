@@ -12,6 +12,7 @@ keras_adapters.add_adapter(classifier, keras_adapters.LoraConfig(rank=8), "senti
 
 from keras_adapters import assets, attention, configs, data, layers, methods, models, specs
 from keras_adapters.configs import (
+    AdaLoraConfig,
     AdapterConfig,
     DoraConfig,
     FusionConfig,
@@ -26,8 +27,10 @@ from keras_adapters.configs import (
 from keras_adapters.core.stack import Stack
 from keras_adapters.injection import (
     AdaptedModel,
+    AdapterRank,
     TrainableReport,
     add_adapter,
+    apply_gradient_hooks,
     combine_lora_adapters,
     config_for_budget,
     delete_adapter,
@@ -36,6 +39,7 @@ from keras_adapters.injection import (
     enable_adapters,
     list_adapters,
     merge_adapters,
+    plot_ranks,
     set_active_adapters,
     trainable_report,
     training_callbacks,

@@ -5,6 +5,7 @@ A public namespace: each config lives with its method in
 """
 
 from keras_adapters.core.adapter_config import AdapterConfig
+from keras_adapters.methods.adalora.adalora_config import AdaLoraConfig
 from keras_adapters.methods.bottleneck.bottleneck_config import BottleneckConfig
 from keras_adapters.methods.bottleneck.houlsby_config import HoulsbyConfig
 from keras_adapters.methods.bottleneck.parallel_config import ParallelConfig

@@ -8,6 +8,11 @@ that only adds serialization: `get_config` records the adapters, and
 order, before Keras loads the weights. All such subclasses share one
 registered name, `keras_adapters>AdaptedModel`, so `keras.models.load_model`
 finds them after `import keras_adapters`.
+
+The subclass also carries the model-level training hook: `train_step` runs
+the gradient hooks of the active adapters' methods (AdaLoRA's rank
+allocation) between computing and applying the gradients, and is Keras' own
+`train_step` when no active adapter has one.
 """
 
 import importlib
@@ -15,7 +20,9 @@ import importlib
 import keras
 
 from keras_adapters.injection.adapter_state import get_state
+from keras_adapters.injection.gradient_hooks import gradient_hooks, hook_applications
 from keras_adapters.injection.replay_adapters import replay_adapters
+from keras_adapters.injection.tensorflow_train_step import train_step_with_hooks
 
 CONFIG_KEY = "keras_adapters"
 REGISTERED_NAME = "AdaptedModel"
@@ -24,6 +31,40 @@ _ADAPTED_CLASSES = {}
 
 class AdaptedModel:
     """Mixin placed in front of the class of a model that has adapters."""
+
+    def train_step(self, *args, **kwargs):
+        """Keras' `train_step`, plus the active adapters' gradient hooks if they have any.
+
+        The hooks are looked up when the step is traced; adapter changes drop
+        the traced function (`keras_adapters.injection.compiled_model`), so
+        the next `fit` traces again with the new set.
+        """
+        hooks = gradient_hooks(self)
+        if not hooks:
+            return super().train_step(*args, **kwargs)
+        state = get_state(self)
+        names = [n for n in state.active if n not in state.merged]
+        if keras.config.backend() != "tensorflow":
+            raise NotImplementedError(
+                f"The active adapters {names} update their state from the gradients inside "
+                "`fit` (e.g. AdaLoRA's rank allocation), which keras-adapters implements for "
+                f"the TensorFlow backend only. This is the {keras.config.backend()!r} backend: "
+                "set KERAS_BACKEND=tensorflow to train them (inference works on any backend)."
+            )
+        base = type(self).__mro__[2]
+        if base.train_step is not keras.Model.train_step:
+            # The model's own `train_step` must call `apply_gradient_hooks`.
+            calls = hook_applications()
+            outputs = super().train_step(*args, **kwargs)
+            if hook_applications() == calls:
+                raise NotImplementedError(
+                    f"{base.__name__} overrides `train_step`, and the active adapters {names} "
+                    "need their gradient hooks inside it: call "
+                    "`keras_adapters.apply_gradient_hooks(model, variables, gradients)` there, "
+                    "between computing and applying the gradients."
+                )
+            return outputs
+        return train_step_with_hooks(self, *args, hooks=hooks, **kwargs)
 
     def get_config(self):
         config = super().get_config()

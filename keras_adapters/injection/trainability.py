@@ -18,21 +18,33 @@ def modules_to_save_layers(model, patterns):
     return found
 
 
+def module_parameters(module):
+    """The weights of an adapter module that train: all but its `state_weights`.
+
+    A module may list weights that its method updates itself (AdaLoRA's masks
+    and step counter) as `state_weights`: they are saved with the adapter
+    like the others, but never trained nor counted as parameters.
+    """
+    state = {id(v) for v in getattr(module, "state_weights", ())}
+    return [v for v in module.weights if id(v) not in state]
+
+
 def apply_trainability(context, state):
     """Sets `variable.trainable` on every variable of the model from `state`.
 
     Layers keep `trainable=True` (a frozen parent would hide its adapters'
-    weights from `trainable_weights`); freezing is per variable.
+    weights from `trainable_weights`); freezing is per variable. Adapter
+    modules' `state_weights` never train.
     """
     model = context.root
     adapter_ids, active_ids = set(), set()
     training = set(state.training)
     for _, _, wrapper in context.wrappers():
         for name in wrapper.adapter_names:
-            ids = {id(v) for v in wrapper.get_adapter(name).weights}
-            adapter_ids |= ids
+            module = wrapper.get_adapter(name)
+            adapter_ids |= {id(v) for v in module.weights}
             if name in training:
-                active_ids |= ids
+                active_ids |= {id(v) for v in module_parameters(module)}
     keep_ids = set()
     for name in (n for n in state.active if n not in state.frozen):
         for layer in modules_to_save_layers(model, state.configs[name].modules_to_save):

@@ -3,9 +3,13 @@
 import dataclasses
 import math
 
+from keras_adapters.core.adapter_wrapper import AdapterWrapper
+from keras_adapters.injection.adapter_rank import AdapterRank
 from keras_adapters.injection.adapter_state import require_state
-from keras_adapters.injection.trainability import modules_to_save_layers
+from keras_adapters.injection.trainability import module_parameters, modules_to_save_layers
+from keras_adapters.planning.layer_tree import innermost, walk
 from keras_adapters.planning.model_context import ModelContext
+from keras_adapters.specs.slots import PROJECTION_SLOTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,10 +18,15 @@ class TrainableReport:
 
     Attributes:
         adapters: adapter name -> (method, parameter count, active?).
+            Weights a method updates itself (`state_weights`, e.g.
+            AdaLoRA's masks) are not parameters.
         modules_to_save: parameters of layers kept trainable beside adapters.
         trainable: parameters `fit` updates.
         total: all parameters of the model, adapters included.
         frozen: names of active adapters that are used but not trained.
+        ranks: adapter name -> tuple of `keras_adapters.AdapterRank`, one per
+            matrix, for adapters whose rank changes in training (their
+            modules have `effective_rank()`, as AdaLoRA's do).
     """
 
     adapters: dict
@@ -25,6 +34,7 @@ class TrainableReport:
     trainable: int
     total: int
     frozen: tuple = ()
+    ranks: dict = dataclasses.field(default_factory=dict)
 
     @property
     def percent(self):
@@ -40,7 +50,23 @@ class TrainableReport:
         lines.append(
             f"  trainable {self.trainable:,} of {self.total:,} parameters ({self.percent:.4f}%)"
         )
+        for name, ranks in self.ranks.items():
+            lines.extend(_rank_table(name, ranks))
         return "\n".join(lines)
+
+
+def _rank_table(name, ranks):
+    """Lines of a block x projection table of kept / initial rank."""
+    projections = list(dict.fromkeys(r.projection for r in ranks))
+    cells = {(r.block, r.projection): f"{r.rank}/{r.initial_rank}" for r in ranks}
+    width = max(len(p) for p in projections + ["ranks"])
+    kept, initial = sum(r.rank for r in ranks), sum(r.initial_rank for r in ranks)
+    lines = [f"  ranks of adapter {name!r} (kept/initial): {kept} of {initial} triplets"]
+    lines.append("    block " + " ".join(f"{p:>{width}}" for p in projections))
+    for block in sorted({r.block for r in ranks}):
+        row = " ".join(f"{cells.get((block, p), '-'):>{width}}" for p in projections)
+        lines.append(f"    {block:>5} {row}")
+    return lines
 
 
 def trainable_report(model):
@@ -62,7 +88,7 @@ def trainable_report(model):
     counts = {name: 0 for name in state.configs}
     for _, _, wrapper in context.wrappers():
         for name in wrapper.adapter_names:
-            counts[name] += _size(wrapper.get_adapter(name).weights)
+            counts[name] += _size(module_parameters(wrapper.get_adapter(name)))
     active = set(state.active) if state.enabled else set()
     saved = {}
     for name in state.active:
@@ -77,7 +103,43 @@ def trainable_report(model):
         trainable=_size(model.trainable_weights),
         total=_size(model.weights),
         frozen=tuple(n for n in state.frozen if n in active),
+        ranks=_adapter_ranks(context),
     )
+
+
+def _adapter_ranks(context):
+    """`{adapter: (AdapterRank, ...)}` for modules with `effective_rank()`, block then slot order.
+
+    The projection is the projection slot the wrapped layer fills, else the
+    last part of the wrapper's location.
+    """
+    order = [slot for slot in PROJECTION_SLOTS if context.spec.has_slot(slot)]
+    ranks = {}
+    for index, block in enumerate(context.blocks):
+        found = []
+        for _, _, wrapper in walk(block):
+            if not isinstance(wrapper, AdapterWrapper):
+                continue
+            modules = [(n, wrapper.get_adapter(n)) for n in wrapper.adapter_names]
+            modules = [(n, m) for n, m in modules if hasattr(m, "effective_rank")]
+            if modules:
+                found.append((wrapper, modules))
+        if not found:
+            continue
+        slots = {id(context.slot_layer(block, slot)): slot for slot in order}
+        entries = []
+        for wrapper, modules in found:
+            slot = slots.get(id(innermost(wrapper)))
+            projection = slot or (wrapper.location or wrapper.name).split("/")[-1]
+            position = order.index(slot) if slot else len(order)
+            for name, module in modules:
+                rank = AdapterRank(
+                    wrapper.location, index, projection, module.effective_rank(), module.rank
+                )
+                entries.append((position, name, rank))
+        for _, name, rank in sorted(entries, key=lambda entry: entry[0]):
+            ranks.setdefault(name, []).append(rank)
+    return {name: tuple(found) for name, found in ranks.items()}
 
 
 def _size(variables):

@@ -8,6 +8,7 @@ from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.core.layer_chain import LayerChain
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
 from keras_adapters.core.moved_slot import MovedSlot
+from keras_adapters.methods.adalora.adalora_weights import AdaLoraWeights
 from keras_adapters.methods.bottleneck.bottleneck_adapter import BottleneckAdapter
 from keras_adapters.methods.bottleneck.bottleneck_site import BottleneckSite
 from keras_adapters.methods.bottleneck.input_tap import InputTap

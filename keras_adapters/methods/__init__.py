@@ -4,6 +4,7 @@ Adding a method means adding one package (config, layers, site finder) that
 registers one `AdapterMethod`, and importing it below.
 """
 
+from keras_adapters.methods import adalora as _adalora  # noqa: F401 (registers)
 from keras_adapters.methods import bottleneck as _bottleneck  # noqa: F401 (registers)
 from keras_adapters.methods import dora as _dora  # noqa: F401 (registers)
 from keras_adapters.methods import fusion as _fusion  # noqa: F401 (registers)

@@ -26,10 +26,21 @@ class AdapterMethod:
         build_module: `(config, site, context, name) -> keras.layers.Layer`:
             the built adapter module for one site, weights in float32.
         callbacks: optional `(model, adapter_name, config) -> [Callback]`:
-            training-time behaviour (schedules, budget updates) that
-            `keras_adapters.training_callbacks` hands to `fit`. Loss terms
-            belong in the module's `call` (`self.add_loss`), which Keras adds
-            to the training loss.
+            training-time behaviour between steps or epochs (logging,
+            schedules of Python values) that `keras_adapters.training_callbacks`
+            hands to `fit`. Loss terms belong in the module's `call`
+            (`self.add_loss`), which Keras adds to the training loss.
+        gradient_hook: optional `(modules, config, gradients) -> None`: runs
+            inside every training step of `fit`, after the gradients are
+            computed and before the optimizer applies them, while the adapter
+            is active. `modules` are the adapter's modules (one per site, in
+            site order) and `gradients` a `keras_adapters.core.gradient_map.GradientMap`
+            (read with `get`, replace with `set`). It is traced into the
+            compiled step, so it must use `keras.ops` and variable
+            assignments only: state that changes from step to step (counters,
+            statistics, masks) lives in variables, and changing it never
+            retraces. The adapted model's `train_step` calls it (TensorFlow
+            backend; see docs/architecture.md).
 
     Example:
     ```python
@@ -45,6 +56,7 @@ class AdapterMethod:
     find_sites: object
     build_module: object
     callbacks: object = None
+    gradient_hook: object = None
 
     def __post_init__(self):
         if not (
@@ -60,7 +72,7 @@ class AdapterMethod:
                 f"`{self.config_class.__name__}.method` must be a Python identifier naming the "
                 f"method (not {AdapterConfig.method!r}). Received: method={name!r}"
             )
-        for field in ("find_sites", "build_module", "callbacks"):
+        for field in ("find_sites", "build_module", "callbacks", "gradient_hook"):
             value = getattr(self, field)
             if value is not None and not callable(value):
                 raise ValueError(f"`{field}` must be a function. Received: {field}={value!r}")

@@ -169,4 +169,6 @@ def _default_name(state):
 
 
 def _numpy(variable):
-    return np.ascontiguousarray(np.asarray(variable.numpy(), dtype=np.float32))
+    array = np.asarray(variable.numpy(), dtype=np.float32)
+    # `ascontiguousarray` turns a scalar into shape (1,): keep the variable's shape.
+    return np.ascontiguousarray(array).reshape(array.shape)

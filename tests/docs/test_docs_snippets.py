@@ -51,6 +51,9 @@ def test_snippets_run(path, tmp_path):
     env = {
         **os.environ,
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        # The snippets run in a scratch directory: import this checkout's package, not
+        # whichever one the interpreter has installed (another worktree's, say).
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "KERAS_BACKEND": "tensorflow",
     }
     blocks = _blocks(path)

@@ -10,11 +10,13 @@ from keras_adapters import methods
 
 def test_every_builtin_method_is_registered_with_its_config():
     assert methods.registered_methods() == (
+        "lora",
+        "adalora",
         "pfeiffer",
         "houlsby",
         "parallel",
-        "lora",
         "dora",
+        "fusion",
         "ia3",
         "prefix",
         "mam",
@@ -37,8 +39,8 @@ def test_method_for_refuses_anything_else():
 
 
 def test_config_from_dict_names_the_valid_methods():
-    with pytest.raises(ValueError, match="Unknown adapter method 'adalora'. Valid methods: .*dora"):
-        methods.config_from_dict({"method": "adalora"})
+    with pytest.raises(ValueError, match="Unknown adapter method 'vera'. Valid methods: .*dora"):
+        methods.config_from_dict({"method": "vera"})
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

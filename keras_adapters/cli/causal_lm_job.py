@@ -13,6 +13,7 @@ import os
 import time
 
 from keras_adapters.cli import run_files
+from keras_adapters.cli.method_configs import with_schedule
 from keras_adapters.cli.training_curve import StepLog, plot_training_curve
 
 # Per data preset: label name -> answer word, the question, the system prompt.
@@ -137,6 +138,8 @@ def train_causal_lm(args, config, output_dir):
     before = score_label_words(causal_lm, test_prompts, label_words, test_labels)
     print(f"  accuracy {before.accuracy:.4f}, answer perplexity {before.response_perplexity:.3f}")
 
+    steps = math.ceil(len(train_labels) / args.batch_size) * args.epochs
+    config = with_schedule(config, steps)
     if config is None:
         trainable = sum(math.prod(v.shape) for v in causal_lm.trainable_weights)
         total = sum(math.prod(v.shape) for v in causal_lm.weights)
@@ -154,7 +157,6 @@ def train_causal_lm(args, config, output_dir):
         .map(pairs, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    steps = math.ceil(len(answers) / args.batch_size) * args.epochs
     warmup = max(1, steps // 16)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,

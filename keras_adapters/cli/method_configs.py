@@ -1,6 +1,17 @@
 """From command-line options to a method config (or `None` for full fine-tuning)."""
 
-METHODS = ("lora", "dora", "ia3", "pfeiffer", "houlsby", "parallel", "prefix", "mam", "full")
+METHODS = (
+    "lora",
+    "dora",
+    "adalora",
+    "ia3",
+    "pfeiffer",
+    "houlsby",
+    "parallel",
+    "prefix",
+    "mam",
+    "full",
+)
 HEAD = ("logits",)
 ALL_LINEAR = "all-linear"
 
@@ -30,6 +41,19 @@ def add_method_arguments(parser):
         "attention_output, ffn_gate, ffn_intermediate, ffn_output...) or layer paths/suffixes; "
         "`all-linear` = every projection slot of the backbone (default: all-linear for LoRA and "
         "DoRA; key,value,ffn_output for IA3, ffn_output scaled at its input)",
+    )
+    group.add_argument(
+        "--init-rank",
+        type=int,
+        default=12,
+        help="AdaLoRA rank per matrix at the start (default: 12)",
+    )
+    group.add_argument(
+        "--target-rank",
+        type=int,
+        default=8,
+        help="AdaLoRA average rank per matrix at the end; the schedule spans the whole run "
+        "(warm-up 10%%, budget frozen for the last 20%%) (default: 8)",
     )
     group.add_argument(
         "--reduction-factor",
@@ -97,6 +121,30 @@ def _low_rank(config_class):
     return build
 
 
+def _adalora(keras_adapters, args, common):
+    # `total_steps` is set once the run knows its length (`with_schedule`).
+    return keras_adapters.AdaLoraConfig(
+        init_rank=args.init_rank,
+        target_rank=args.target_rank,
+        total_steps=1,
+        dropout=args.lora_dropout,
+        targets=_targets(args, ALL_LINEAR),
+        **common,
+    )
+
+
+def with_schedule(config, steps):
+    """The config with its training schedule fitted to a run of `steps` optimizer steps."""
+    if config is None or config.method != "adalora":
+        return config
+    return config.replace(
+        total_steps=steps,
+        warmup_steps=steps // 10,
+        final_steps=steps // 5,
+        reallocation_interval=max(1, steps // 40),
+    )
+
+
 def _ia3(keras_adapters, args, common):
     targets = _targets(args, ("key", "value", "ffn_output"))
     feedforward = [
@@ -139,6 +187,7 @@ def _mam(keras_adapters, args, common):
 _BUILDERS = {
     "lora": _low_rank("LoraConfig"),
     "dora": _low_rank("DoraConfig"),
+    "adalora": _adalora,
     "ia3": _ia3,
     "pfeiffer": _bottleneck("PfeifferConfig"),
     "houlsby": _bottleneck("HoulsbyConfig"),

@@ -9,7 +9,12 @@ import time
 
 from keras_adapters.cli import run_files
 from keras_adapters.cli.causal_lm_job import add_causal_lm_arguments, train_causal_lm
-from keras_adapters.cli.method_configs import HEAD, add_method_arguments, method_config
+from keras_adapters.cli.method_configs import (
+    HEAD,
+    add_method_arguments,
+    method_config,
+    with_schedule,
+)
 from keras_adapters.cli.training_curve import StepLog, plot_training_curve
 
 TASKS = ("text-classification", "causal-lm")
@@ -217,6 +222,13 @@ def _train(args, config, output_dir, learning_rate):
     model = run_files.build_classifier(
         args.backbone, args.sequence_length, data.num_labels, args.cache_dir
     )
+    preprocessor = model.preprocessor
+    train = _bucketed(data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True)
+    validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
+    test = _bucketed(data.test, None, preprocessor, 64, args.seed)
+    # Length groups make the batch count depend on the lengths: count it once.
+    steps = int(train.reduce(0, lambda count, _: count + 1)) * args.epochs
+    config = with_schedule(config, steps)
     if config is None:
         trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
         total = sum(math.prod(v.shape) for v in model.weights)
@@ -224,10 +236,6 @@ def _train(args, config, output_dir, learning_rate):
     else:
         report = keras_adapters.add_adapter(model, config, run_files.ADAPTER_NAME)
         trainable, total = report.trainable, report.total
-    preprocessor = model.preprocessor
-    widths = math.ceil(args.sequence_length / WIDTH_MULTIPLE)
-    # Length groups add at most one (padded, full-size) batch per width per epoch.
-    steps = (math.ceil(num_train / args.batch_size) + widths - 1) * args.epochs
     warmup = max(1, steps // 16)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=steps - warmup, warmup_target=learning_rate, warmup_steps=warmup
@@ -240,9 +248,6 @@ def _train(args, config, output_dir, learning_rate):
         weighted_metrics=["accuracy"],
         jit_compile=args.xla,
     )
-    train = _bucketed(data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True)
-    validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
-    test = _bucketed(data.test, None, preprocessor, 64, args.seed)
     model.preprocessor = None  # the datasets are tokenized and packed already
     try:
         print("Held-out accuracy before training:")

@@ -4,7 +4,7 @@ import pytest
 
 import keras_adapters
 from keras_adapters.cli.main import build_parser
-from keras_adapters.cli.method_configs import METHODS, method_config
+from keras_adapters.cli.method_configs import METHODS, method_config, with_schedule
 
 
 def _config(*flags):
@@ -28,3 +28,8 @@ def test_flags_reach_the_config():
     mam = _config("--method", "mam", "--prefix-tokens", "7", "--bottleneck-dim", "16")
     assert (mam.num_prefix_tokens, mam.bottleneck_dim, mam.scaling) == (7, 16, 4.0)
     assert _config("--method", "full") is None
+    adalora = _config("--method", "adalora", "--init-rank", "6", "--target-rank", "3")
+    assert (adalora.init_rank, adalora.target_rank) == (6, 3)
+    scheduled = with_schedule(adalora, 200)
+    assert (scheduled.total_steps, scheduled.warmup_steps, scheduled.final_steps) == (200, 20, 40)
+    assert with_schedule(mam, 200) is mam

@@ -36,7 +36,7 @@ def _train(tmp_path, csv_path, *extra):
     )
 
 
-@pytest.mark.parametrize("method", ["lora", "houlsby", "full"])
+@pytest.mark.parametrize("method", ["lora", "houlsby", "adalora", "full"])
 def test_train_writes_a_complete_run(method, tmp_path, tiny_preset, sentiment_csv):
     assert (
         _train(

@@ -69,10 +69,9 @@ class BankAdapter:
             raise ValueError(
                 f"Adapter banks hold LoRA adapters only: each example's update is "
                 f"`(x A[slot]) B[slot]`, gathered from padded `A`/`B` banks. The adapter at "
-                f"{str(path)!r} is a {config.method!r} adapter ({type(config).__name__}); merge "
-                "it and export it on its own with `export_text_classifier`, or serve it with "
-                "`adapters='switchable'`. Received: method="
-                f"{config.method!r}"
+                f"{str(path)!r} is a {config.method!r} adapter ({type(config).__name__}); export "
+                "it with `export_text_classifier` (several of them: adapters='switchable'). "
+                f"Received: method={config.method!r}"
             )
         tensors = safetensors.numpy.load_file(str(pathlib.Path(path) / WEIGHTS_FILE))
         factors, head, unknown = {}, {}, []

@@ -256,11 +256,22 @@ def measure(paths, options):
             "timing": {
                 "first_s": first[(kind, k)],
                 "median_s": statistics.median(times[(kind, k)]),
+                "iqr_percent": _iqr_percent(times[(kind, k)]),
                 "times_s": times[(kind, k)],
             },
         }
         for kind, k in configs
     ]
+
+
+def _iqr_percent(times):
+    """The interquartile range of `times` in percent of their median (0 for one time)."""
+    import statistics
+
+    if len(times) < 2:
+        return 0.0
+    p25, _, p75 = statistics.quantiles(times, n=4, method="inclusive")
+    return 100 * (p75 - p25) / statistics.median(times)
 
 
 def _run_child(paths, options):
@@ -299,12 +310,12 @@ def render(built, results, options, machine):
         f"example i asking for adapter `i mod K`; {built['adapters']} LoRA adapters on query "
         f"and value, ranks {sorted(set(options['ranks']))} (bank `max_rank` "
         f"{max(options['ranks'])}, `max_adapters` {built['adapters']}), each with its own head. "
-        f"Median of {options['steps']} calls after {options['warmup']} warm-up calls, the "
+        f"Median (and interquartile range, in % of it) of {options['steps']} calls after {options['warmup']} warm-up calls, the "
         "SavedModels taking turns call by call in one fresh TensorFlow-only process.",
         "",
-        "| K adapters in the batch | bank (ms) | bank / merged | switchable, split by adapter (ms) "
-        "| switchable / merged | bank examples/s |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| K adapters in the batch | bank (ms) | IQR | bank / merged | switchable, split by adapter "
+        "(ms) | IQR | switchable / merged | bank examples/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = {}
     for k in options["ks"]:
@@ -313,20 +324,20 @@ def render(built, results, options, machine):
         for kind in ("bank", "switchable"):
             r = row.get(kind)
             if r is None or "error" in r:
-                cells += [f"failed: {r and r.get('error')}", ""]
+                cells += [f"failed: {r and r.get('error')}", "", ""]
                 continue
             median = r["timing"]["median_s"]
             ratio = median / reference if reference else float("nan")
             ratios[(kind, k)] = ratio
-            cells += [f"{1000 * median:.1f}", f"{ratio:.2f}"]
+            cells += [f"{1000 * median:.1f}", f"{r['timing']['iqr_percent']:.0f}%", f"{ratio:.2f}"]
         bank = row.get("bank", {}).get("timing", {}).get("median_s")
         cells.append(f"{batch / bank:.0f}" if bank else "–")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines.append(
-        f"| merged single adapter (reference) | {1000 * reference:.1f} | 1.00 | | | "
-        f"{batch / reference:.0f} |"
+        f"| merged single adapter (reference) | {1000 * reference:.1f} | "
+        f"{merged['timing']['iqr_percent']:.0f}% | 1.00 | | | | {batch / reference:.0f} |"
         if reference
-        else f"| merged single adapter (reference) | failed: {merged.get('error')} | | | | |"
+        else f"| merged single adapter (reference) | failed: {merged.get('error')} | | | | | | |"
     )
     target = ratios.get(("bank", TARGET_K))
     verdict = (
@@ -369,7 +380,7 @@ def main(argv=None):
     parser.add_argument("--ks", default=None, help="comma-separated K (default 1,4,16,64)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--sequence-length", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=None, help="timed calls (default 7)")
+    parser.add_argument("--steps", type=int, default=None, help="timed calls (default 11)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--output", default=str(bench_machine.REPO_ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--single", default=None, help=argparse.SUPPRESS)
@@ -388,7 +399,7 @@ def main(argv=None):
         "ranks": [2, 4] if args.quick else [4, 8, 16],
         "batch_size": args.batch_size,
         "sequence_length": args.sequence_length,
-        "steps": args.steps or (2 if args.quick else 7),
+        "steps": args.steps or (2 if args.quick else 11),
         "warmup": args.warmup,
     }
     machine = bench_machine.machine_info()

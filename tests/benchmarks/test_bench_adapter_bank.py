@@ -36,9 +36,9 @@ def test_quick_run_writes_both_tables(tmp_path):
     text = output.read_text()
     assert text.startswith("# Benchmarks\n\nkept text\n")
     assert "## Latest results: many adapters in one SavedModel" in text
-    assert _row(text, "merged single adapter (reference)")[2] == "1.00"
+    assert _row(text, "merged single adapter (reference)")[3] == "1.00"
     for k in ("1", "4"):
-        bank_ms, bank_ratio, switchable_ms, switchable_ratio, rate = _row(text, k)[1:6]
+        bank_ms, _, bank_ratio, switchable_ms, _, switchable_ratio, rate = _row(text, k)[1:8]
         assert float(bank_ms) > 0 and float(bank_ratio) > 0 and float(rate) > 0
         assert float(switchable_ms) > 0 and float(switchable_ratio) > 0
     assert "KiB per slot" in _row(text, "bank, `max_adapters=4`")[4]

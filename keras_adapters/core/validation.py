@@ -5,6 +5,7 @@ received, and what would be valid. Checks run in constructors, before any
 model state is touched.
 """
 
+import math
 import numbers
 
 ACTIVATIONS = ("relu", "gelu", "gelu_approximate", "swish", "silu", "tanh", "sigmoid", "linear")
@@ -21,9 +22,16 @@ def check_optional_positive_int(name, value):
 
 
 def check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0. Received: {name}={value!r}")
-    return float(value)
+    """A finite number > 0, as a float (infinity would turn a zero update into NaN)."""
+    number = math.nan
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the float range
+            number = math.inf
+    if not 0 < number < math.inf:
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r:.80}")
+    return number
 
 
 def check_dropout(name, value):

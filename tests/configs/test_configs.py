@@ -43,6 +43,8 @@ def test_lora_scale(rank, alpha, rslora, expected):
         (keras_adapters.LoraConfig, {"dropout": 1.0}, "dropout=1.0"),
         (keras_adapters.LoraConfig, {"dropout": -0.1}, "dropout=-0.1"),
         (keras_adapters.LoraConfig, {"alpha": 0}, "alpha=0"),
+        (keras_adapters.LoraConfig, {"alpha": float("inf")}, "alpha=inf"),
+        (keras_adapters.HoulsbyConfig, {"scaling": float("inf")}, "scaling=inf"),
         (keras_adapters.LoraConfig, {"targets": []}, "targets=[]"),
         (keras_adapters.LoraConfig, {"layers": "all"}, "layers='all'"),
         (keras_adapters.DoraConfig, {"rank": 0}, "rank=0"),

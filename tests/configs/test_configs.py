@@ -72,6 +72,8 @@ def test_bottleneck_width_checked_against_hidden_size():
 def test_unknown_method_and_fields():
     with pytest.raises(ValueError, match="Unknown adapter method 'adalora'"):
         config_from_dict({"method": "adalora"})
+    with pytest.raises(ValueError, match=r"Unknown adapter method \[\]"):  # unhashable
+        config_from_dict({"method": []})
     with pytest.raises(ValueError, match="Unknown fields for LoraConfig: \\['rnak'\\]"):
         config_from_dict({"method": "lora", "rnak": 4})
 

@@ -8,6 +8,8 @@ model state is touched.
 import math
 import numbers
 
+import keras
+
 ACTIVATIONS = ("relu", "gelu", "gelu_approximate", "swish", "silu", "tanh", "sigmoid", "linear")
 
 
@@ -52,6 +54,25 @@ def check_activation(name, value):
             f"`{name}` must be one of {', '.join(ACTIVATIONS)}. Received: {name}={value!r}"
         )
     return value
+
+
+def check_initializer(name, value):
+    """The name of a built-in Keras initializer (a string, as configs are JSON).
+
+    A dict would be deserialized by Keras, which may import the module it
+    names; configs come from files, so only names are accepted.
+    """
+    if isinstance(value, str) and value:
+        try:
+            keras.initializers.get(value)
+        except (ValueError, TypeError):
+            pass
+        else:
+            return value
+    raise ValueError(
+        f"`{name}` must be the name of a Keras initializer, e.g. 'he_uniform', "
+        f"'glorot_uniform', 'zeros'. Received: {name}={value!r:.80}"
+    )
 
 
 def check_adapter_name(value):

@@ -48,6 +48,12 @@ def test_lora_scale(rank, alpha, rslora, expected):
         (keras_adapters.LoraConfig, {"targets": []}, "targets=[]"),
         (keras_adapters.LoraConfig, {"layers": "all"}, "layers='all'"),
         (keras_adapters.DoraConfig, {"rank": 0}, "rank=0"),
+        (keras_adapters.LoraConfig, {"a_initializer": "nope"}, "a_initializer='nope'"),
+        (
+            keras_adapters.DoraConfig,
+            {"a_initializer": {"class_name": "Zeros", "config": {}}},
+            "a_initializer={'class_name'",
+        ),
         (keras_adapters.IA3Config, {"feedforward": ""}, "feedforward=''"),
         (keras_adapters.HoulsbyConfig, {"activation": "softplus"}, "activation='softplus'"),
         (keras_adapters.PfeifferConfig, {"bottleneck_dim": 0}, "bottleneck_dim=0"),

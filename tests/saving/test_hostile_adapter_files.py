@@ -373,6 +373,17 @@ CASES = {
         CONFIG_FILE,
         r"`rank` must be a positive integer. Received: rank='2'",
     ),
+    "config_initializer_object": (  # Keras would import the module it names
+        _config(
+            _set(
+                "config",
+                "a_initializer",
+                value={"module": "os", "class_name": "system", "config": {}},
+            )
+        ),
+        CONFIG_FILE,
+        r"`a_initializer` must be the name of a Keras initializer",
+    ),
     "config_rank_zero": (_config(_set("config", "rank", value=0)), CONFIG_FILE, r"rank=0"),
     "config_rank_huge": (
         _config(_set("config", "rank", value=10**12)),

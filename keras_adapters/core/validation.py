@@ -7,6 +7,7 @@ model state is touched.
 
 import math
 import numbers
+import random
 
 import keras
 
@@ -63,12 +64,15 @@ def check_initializer(name, value):
     names; configs come from files, so only names are accepted.
     """
     if isinstance(value, str) and value:
+        state = random.getstate()  # an unseeded Keras initializer draws its seed from `random`
         try:
             keras.initializers.get(value)
         except (ValueError, TypeError):
             pass
         else:
             return value
+        finally:
+            random.setstate(state)
     raise ValueError(
         f"`{name}` must be the name of a Keras initializer, e.g. 'he_uniform', "
         f"'glorot_uniform', 'zeros'. Received: {name}={value!r:.80}"

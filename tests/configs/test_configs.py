@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 import keras_adapters
@@ -87,3 +89,10 @@ def test_unknown_method_and_fields():
 def test_configs_are_keyword_only():
     with pytest.raises(TypeError):
         keras_adapters.LoraConfig(8)
+
+
+def test_building_a_config_leaves_the_random_state_alone():
+    # Checking `a_initializer` builds a Keras initializer, which seeds itself from `random`.
+    state = random.getstate()
+    keras_adapters.LoraConfig(a_initializer="he_uniform")
+    assert random.getstate() == state

@@ -8,6 +8,7 @@ model state is touched.
 import math
 import numbers
 import random
+import re
 
 import keras
 
@@ -96,6 +97,13 @@ def check_patterns(name, value, allow_none=True):
     if isinstance(value, str):
         if not value:
             raise ValueError(f"`{name}` must not be an empty string. Received: {name}={value!r}")
+        try:
+            re.compile(value)
+        except (re.error, OverflowError, RecursionError) as error:
+            raise ValueError(
+                f"`{name}` is a string, so a regex (full match on `layer.path`), but it does not "
+                f"compile: {error}. Received: {name}={value!r:.80}"
+            ) from None
         return value
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
         return tuple(value)

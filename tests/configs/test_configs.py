@@ -48,6 +48,8 @@ def test_lora_scale(rank, alpha, rslora, expected):
         (keras_adapters.LoraConfig, {"alpha": float("inf")}, "alpha=inf"),
         (keras_adapters.HoulsbyConfig, {"scaling": float("inf")}, "scaling=inf"),
         (keras_adapters.LoraConfig, {"targets": []}, "targets=[]"),
+        (keras_adapters.LoraConfig, {"targets": "(query"}, "targets='(query'"),
+        (keras_adapters.IA3Config, {"modules_to_save": "a{2,1}"}, "modules_to_save='a{2,1}'"),
         (keras_adapters.LoraConfig, {"layers": "all"}, "layers='all'"),
         (keras_adapters.DoraConfig, {"rank": 0}, "rank=0"),
         (keras_adapters.LoraConfig, {"a_initializer": "nope"}, "a_initializer='nope'"),

@@ -128,14 +128,15 @@ def adapter_config(method):
     return factories[method]()
 
 
-def build_classifier(quick, seed, random_weights=False):
+def build_classifier(quick, seed, shapes=None):
     """A `MeanPooledTextClassifier` (2 classes, no preprocessor) on a fresh backbone.
 
     Args:
         quick: bool. A tiny random `BertBackbone` instead of MiniLM-L6.
         seed: int. Seeds Keras before anything is created.
-        random_weights: bool. MiniLM-L6's shapes (`MINILM_SHAPES`, exact GELU)
-            with random weights instead of the pretrained checkpoint.
+        shapes: optional dict of `ExactGeluBertBackbone` arguments (e.g.
+            `MINILM_SHAPES`): a backbone of these shapes with random weights
+            instead of the pretrained checkpoint.
 
     Returns:
         A tuple `(classifier, backbone)`.
@@ -149,21 +150,21 @@ def build_classifier(quick, seed, random_weights=False):
     keras.utils.set_random_seed(seed)
     if quick:
         backbone = keras_hub.models.BertBackbone(**QUICK_BACKBONE)
-    elif random_weights:
-        backbone = ExactGeluBertBackbone(**MINILM_SHAPES)
+    elif shapes is not None:
+        backbone = ExactGeluBertBackbone(**shapes)
     else:
         backbone, _ = load_backbone_preset(REAL_PRESET)
     classifier = MeanPooledTextClassifier(backbone, num_classes=2, preprocessor=None)
     return classifier, backbone
 
 
-def build_training_model(method, quick, seed, random_weights=False):
+def build_training_model(method, quick, seed, shapes=None):
     """The classifier of a training method, with the right weights trainable."""
     import keras
 
     import keras_adapters
 
-    model, backbone = build_classifier(quick, seed, random_weights)
+    model, backbone = build_classifier(quick, seed, shapes)
     keras.utils.set_random_seed(seed + 1)
     if method == "full":
         model.trainable = True

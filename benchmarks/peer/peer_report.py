@@ -121,10 +121,11 @@ def settings_table(runs, settings, machine):
     versions = next((r["versions"] for r in runs if r["side"] == "theirs" and "versions" in r), {})
     attention = next((r.get("attention") for r in runs if r["side"] == "theirs"), None)
     shapes = settings["shapes"]
+    name = "tiny BERT (quick mode: numbers mean nothing)" if settings.get("quick") else "MiniLM-L6"
     rows = [
         [
             "Model",
-            f"MiniLM-L6 shapes with random weights (not pretrained): {shapes['num_layers']} layers, "
+            f"{name} shapes with random weights (not pretrained): {shapes['num_layers']} layers, "
             f"hidden {shapes['hidden_dim']}, {shapes['num_heads']} heads, intermediate "
             f"{shapes['intermediate_dim']}, vocabulary {shapes['vocabulary_size']}; masked mean "
             "pooling, dropout 0.1, 2-class head",

@@ -37,6 +37,13 @@ METHODS = ("full", "lora", "pfeiffer", "houlsby", "prefix")
 SIDES = ("baseline", "ours", "theirs")
 HEADING = "## Latest results: PyTorch peer"
 DEFAULT_OUTPUT = bench_machine.REPO_ROOT / "docs" / "benchmarks.md"
+# Full run / `--quick` defaults.
+DEFAULTS = {
+    "steps": (10, 2),
+    "warmup": (2, 1),
+    "batch_size": (16, 4),
+    "sequence_length": (128, 16),
+}
 
 
 def _positive(text):
@@ -69,15 +76,20 @@ def build_parser():
         default=METHODS,
         help="all (default) or a subset of " + ",".join(METHODS),
     )
-    parser.add_argument("--steps", type=_positive, default=10, help="timed steps (default 10)")
+    parser.add_argument("--steps", type=_positive, default=None, help="timed steps (default 10)")
     parser.add_argument(
-        "--warmup", type=int, default=2, help="untimed steps after the first (default 2)"
+        "--warmup", type=int, default=None, help="untimed steps after the first (default 2)"
     )
     parser.add_argument(
         "--rounds", type=_positive, default=1, help="passes over the methods (default 1)"
     )
-    parser.add_argument("--batch-size", type=_positive, default=16)
-    parser.add_argument("--sequence-length", type=_positive, default=128)
+    parser.add_argument("--batch-size", type=_positive, default=None, help="default 16")
+    parser.add_argument("--sequence-length", type=_positive, default=None, help="default 128")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny random BERT, batch 4 x 16, 2 steps (for tests; numbers mean nothing)",
+    )
     parser.add_argument("--threads", type=_positive, default=2, help="threads per side (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -85,7 +97,12 @@ def build_parser():
         default=None,
         help="a folder holding another `keras_adapters` package, timed as a third side",
     )
-    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="markdown file to update")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="markdown file whose peer section is replaced (default docs/benchmarks.md; "
+        "with --quick: none)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--json", default=None, help="also write the raw results here")
     parser.add_argument("--from-json", default=None, help="render an earlier --json file only")
@@ -95,8 +112,12 @@ def build_parser():
 
 def options_of(args):
     """What every child is told: shapes, batch, steps, threads, seed."""
+    for name, (full, quick) in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     return {
-        "shapes": bench_configs.MINILM_SHAPES,
+        "quick": args.quick,
+        "shapes": bench_configs.QUICK_BACKBONE if args.quick else bench_configs.MINILM_SHAPES,
         "batch_size": args.batch_size,
         "sequence_length": args.sequence_length,
         "steps": args.steps,
@@ -186,9 +207,10 @@ def main(argv=None):
             pathlib.Path(args.json).write_text(text)
     section = peer_report.render_section(runs, settings, machine, HEADING)
     print("\n" + section)
-    if not args.no_write:
-        bench_machine.write_results(args.output, section, heading=HEADING)
-        print(f"Wrote {args.output}")
+    output = args.output or (None if settings.get("quick") else DEFAULT_OUTPUT)
+    if output and not args.no_write:
+        bench_machine.write_results(output, section, heading=HEADING)
+        print(f"Wrote {output}")
     return 1 if any("error" in run for run in runs) else 0
 
 

@@ -1,0 +1,62 @@
+"""The classroom tutorials: up to date with their sources, and they run."""
+
+import importlib.util
+
+import pytest
+
+from tests.examples.notebook_runner import TUTORIALS, images, run_notebook
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", TUTORIALS / "build_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_match_their_sources():
+    builder = _builder()
+    sources = sorted((TUTORIALS / "src").glob("[0-9][0-9]_*.py"))
+    assert sources
+    for source in sources:
+        notebook = TUTORIALS / f"{source.stem}.ipynb"
+        assert notebook.read_text() == builder.notebook_text(source), (
+            f"{notebook.name} is stale: run python examples/tutorials/build_notebooks.py"
+        )
+
+
+def test_read_cells_splits_markdown_and_code():
+    cells = _builder().read_cells(
+        "# ruff: noqa\n# %% [markdown]\n# # Title\n# text\n\n# %%\nx = 1\n"
+    )
+    assert cells == [("markdown", "# Title\ntext"), ("code", "x = 1")]
+
+
+@pytest.mark.slow
+def test_lesson_1_lora_from_scratch(tmp_path):
+    notebook, values = run_notebook(
+        "01_lora_from_scratch.ipynb",
+        tmp_path,
+        [
+            "lora_parameters",
+            "full_update_parameters",
+            "layer_error",
+            "report_counts",
+            "accuracy_before",
+            "accuracy_after",
+            "majority_baseline",
+            "batch_losses",
+        ],
+    )
+    assert values["full_update_parameters"] == 384 * 384
+    assert values["lora_parameters"] == 8 * (384 + 384)
+    assert values["layer_error"] < 1e-3
+    # 6 blocks x (query, value) x (A + B), plus the 384 x 2 head and its bias.
+    assert values["report_counts"] == [6 * 2 * 2 * 384 * 8, 384 * 2 + 2]
+    assert len(values["batch_losses"]) == 48
+    assert values["batch_losses"][-1] < values["batch_losses"][0]
+    assert values["accuracy_after"] > values["majority_baseline"]
+    assert values["accuracy_after"] > values["accuracy_before"]
+    assert images(notebook) == 1

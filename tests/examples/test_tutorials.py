@@ -60,3 +60,29 @@ def test_lesson_1_lora_from_scratch(tmp_path):
     assert values["accuracy_after"] > values["majority_baseline"]
     assert values["accuracy_after"] > values["accuracy_before"]
     assert images(notebook) == 1
+
+
+@pytest.mark.slow
+def test_lesson_3_one_backbone_many_tasks(tmp_path):
+    notebook, values = run_notebook(
+        "03_one_backbone_many_tasks.ipynb",
+        tmp_path,
+        [
+            "accuracy_trained",
+            "accuracy_reloaded",
+            "predictions",
+            "served_labels",
+            "adapter_bytes",
+            "backbone_bytes",
+        ],
+    )
+    # Loading a task's adapter file gives back exactly the trained model.
+    assert values["accuracy_reloaded"] == values["accuracy_trained"]["sentiment"]
+    # Opinion vs plot sentence is an easy task: far above the balanced 0.5.
+    assert values["accuracy_trained"]["subjectivity"] > 0.7
+    # The SavedModel, in a TensorFlow-only process, agrees with the Keras model.
+    assert values["served_labels"] == values["predictions"]["subjectivity"]
+    for size in values["adapter_bytes"].values():
+        assert size < values["backbone_bytes"] / 100
+    assert (tmp_path / "adapters" / "sentiment" / "adapter_config.json").is_file()
+    assert (tmp_path / "serving" / "subjectivity" / "1" / "saved_model.pb").is_file()

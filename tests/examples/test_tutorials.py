@@ -63,6 +63,34 @@ def test_lesson_1_lora_from_scratch(tmp_path):
 
 
 @pytest.mark.slow
+def test_lesson_2_methods_side_by_side(tmp_path):
+    notebook, values = run_notebook(
+        "02_methods_side_by_side.ipynb",
+        tmp_path,
+        ["results", "conclusions", "majority_baseline", "restored_difference"],
+    )
+    # Deleting the adapters gave back the pretrained model before full fine-tuning.
+    assert values["restored_difference"] < 1e-5
+    rows = {row["method"]: row for row in values["results"]}
+    head = 384 * 2 + 2
+    assert {name: row["trainable"] for name, row in rows.items()} == {
+        # 6 blocks x (down 384x24 + 24, up 24x384 + 384): bottleneck 384 / 16.
+        "bottleneck adapter": 6 * (384 * 24 + 24 + 24 * 384 + 384) + head,
+        "LoRA": 6 * 2 * 2 * 384 * 8 + head,
+        # 6 blocks x 10 prefix tokens x (key, value) x 384.
+        "prefix tuning": 6 * 10 * 2 * 384 + head,
+        "full fine-tuning": rows["full fine-tuning"]["trainable"],
+    }
+    assert rows["full fine-tuning"]["percent"] == pytest.approx(100.0)
+    assert rows["full fine-tuning"]["trainable"] > 22_000_000
+    for row in rows.values():
+        assert 0.0 <= row["accuracy"] <= 1.0
+        assert row["step_seconds"] > 0.0
+    assert len(values["conclusions"]) == 3
+    assert images(notebook) == 1
+
+
+@pytest.mark.slow
 def test_lesson_3_one_backbone_many_tasks(tmp_path):
     notebook, values = run_notebook(
         "03_one_backbone_many_tasks.ipynb",

@@ -17,9 +17,9 @@
 # 4. train it briefly on real movie-review snippets and plot the training curve.
 #
 # **Time budget.** Everything runs offline on a laptop CPU. To keep the whole
-# lesson near a minute and a half, the training at the end uses only **768 training
-# snippets** (one pass, 48 steps) and evaluates on **256 test snippets** with short
-# sequences (32 tokens). Expect a clear gain over the untrained model, not the
+# lesson to a minute or two on 2 cores, the training at the end uses only **768
+# training snippets** (one pass, 48 steps) and evaluates on **256 test snippets**
+# with short sequences (32 tokens). Expect a clear gain over the untrained model, not the
 # best possible accuracy (the full job, `keras-adapters train`, reaches about 0.81).
 
 # %%

@@ -15,7 +15,7 @@
 # 4. export one task as a TensorFlow SavedModel and call it the way TF Serving does:
 #    raw strings in, labels out, in a separate process that has never heard of Keras.
 #
-# **Time budget.** To run in about a minute and a half on a laptop CPU, each
+# **Time budget.** To run in a few minutes on a 2-core laptop CPU, each
 # adapter trains for one short pass (256 sentiment snippets, 160 subjectivity
 # sentences, 32-token sequences) and is scored on 128 held-out examples per task.
 # That is enough to see each adapter learn its task, not to reach good accuracy

@@ -114,3 +114,21 @@ def test_lesson_3_one_backbone_many_tasks(tmp_path):
         assert size < values["backbone_bytes"] / 100
     assert (tmp_path / "adapters" / "sentiment" / "adapter_config.json").is_file()
     assert (tmp_path / "serving" / "subjectivity" / "1" / "saved_model.pb").is_file()
+
+
+@pytest.mark.slow
+def test_lesson_4_fine_tune_a_small_llm(tmp_path):
+    _, values = run_notebook(
+        "04_fine_tune_a_small_llm.ipynb",
+        tmp_path,
+        ["scores", "answers_before", "answers_after", "report_trainable", "losses"],
+    )
+    # Rank 4 on q, o (576 -> 576), k, v (576 -> 192), gate, up (576 -> 1536), down (1536 -> 576).
+    per_block = 4 * (2 * (576 + 576) + 2 * (576 + 192) + 3 * (576 + 1536))
+    assert values["report_trainable"] == 30 * per_block
+    perplexity_before, perplexity_after = values["scores"]["perplexity"]
+    assert perplexity_after < perplexity_before
+    assert len(values["answers_after"]) == len(values["answers_before"]) == 3
+    # The lesson's point: after training the model answers with one label word.
+    assert set(values["answers_after"]) <= {"positive", "negative"}
+    assert len(values["losses"]) == 1

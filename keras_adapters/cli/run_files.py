@@ -27,6 +27,16 @@ def build_classifier(backbone_preset, sequence_length, num_classes, cache_dir=No
     return MeanPooledTextClassifier(backbone, num_classes=num_classes, preprocessor=preprocessor)
 
 
+def build_token_classifier(backbone_preset, sequence_length, tag_names, cache_dir=None):
+    """The pretrained backbone with its tokenizer and a per-token tagging head."""
+    from keras_adapters.assets import load_backbone_preset
+    from keras_adapters.models import TokenClassifier, TokenClassifierPreprocessor
+
+    backbone, tokenizer = load_backbone_preset(backbone_preset, cache_dir=cache_dir)
+    preprocessor = TokenClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
+    return TokenClassifier(backbone, tag_names=tag_names, preprocessor=preprocessor)
+
+
 def write_run_config(directory, **values):
     config = {"format_version": FORMAT_VERSION, **values}
     (pathlib.Path(directory) / RUN_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
@@ -49,11 +59,15 @@ def is_causal_lm(config):
     return config.get("task") == "causal-lm"
 
 
+def is_token_classification(config):
+    return config.get("task") == "token-classification"
+
+
 def load_run_model(run_dir, cache_dir=None):
     """Rebuilds the trained Keras model of a run; returns `(model, run_config)`.
 
     A classifier for text-classification runs, the KerasHub causal LM for
-    `--task causal-lm` runs.
+    `--task causal-lm` runs, a token classifier for `--task token-classification` runs.
     """
     import keras_adapters
 
@@ -63,6 +77,10 @@ def load_run_model(run_dir, cache_dir=None):
             config["backbone_preset"],
             cache_dir=cache_dir,
             sequence_length=config["sequence_length"],
+        )
+    elif is_token_classification(config):
+        model = build_token_classifier(
+            config["backbone_preset"], config["sequence_length"], config["tag_names"], cache_dir
         )
     else:
         model = build_classifier(

@@ -162,7 +162,7 @@ def train_token_classifier(args, config, output_dir):
             task=args.task,
             backbone_preset=args.backbone,
             sequence_length=args.sequence_length,
-            tag_names=list(data.tag_names),
+            label_names=list(data.tag_names),  # the BIO tags, one per logit
             method=args.method,
             adapter_name=run_files.ADAPTER_NAME,
             adapter_config=None if config is None else config.get_config(),

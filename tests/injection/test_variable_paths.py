@@ -15,6 +15,8 @@ CONFIGS = {
     "houlsby": keras_adapters.HoulsbyConfig(bottleneck_dim=2),
     "parallel": keras_adapters.ParallelConfig(bottleneck_dim=2),
     "prefix": keras_adapters.PrefixConfig(num_prefix_tokens=2, reparameterize=True),
+    "adalora": keras_adapters.AdaLoraConfig(init_rank=2, target_rank=1, total_steps=10),
+    "mam": keras_adapters.MamConfig(num_prefix_tokens=2, bottleneck_dim=2),
 }
 
 

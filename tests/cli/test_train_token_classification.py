@@ -19,7 +19,7 @@ def _tiny_tagger(backbone_preset, sequence_length, tag_names, cache_dir=None):
 
 
 @pytest.mark.slow
-def test_train_writes_a_verified_run_and_export_reuses_it(tmp_path, monkeypatch):
+def test_train_writes_a_verified_run_and_export_reuses_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(run_files, "build_token_classifier", _tiny_tagger)
     data = write_conll_folder(tmp_path / "conll")
     run = tmp_path / "run"
@@ -64,3 +64,13 @@ def test_train_writes_a_verified_run_and_export_reuses_it(tmp_path, monkeypatch)
     exported = tmp_path / "exported"
     assert main.main(["export", str(run), "--output", str(exported)]) == 0
     assert (exported / "saved_model.pb").is_file()
+
+    # predict: the SavedModel and the run find the same entities, offsets into the text.
+    text = "Peter Blackburn lives in Paris, said Reuters."
+    capsys.readouterr()
+    found = []
+    for model in (exported, run):
+        assert main.main(["predict", "--json", str(model), text]) == 0
+        found.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["entities"])
+    assert found[0] == found[1]
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in found[0])

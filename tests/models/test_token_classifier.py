@@ -40,6 +40,7 @@ def test_loss_is_cross_entropy_over_first_pieces_only():
     np.testing.assert_allclose(results["accuracy"], accuracy, rtol=1e-6)
 
 
+@pytest.mark.slow  # two fits, about 5 s each: keeps the fast suite within budget
 @pytest.mark.parametrize("method", list(CONFIGS))
 def test_adapter_fit_moves_only_adapter_and_head(method):
     tagger = make_tagger()

@@ -53,7 +53,7 @@ TASK_DEFAULTS = {
         backbone="minilm_l6",
         sequence_length=128,
         batch_size=32,
-        train_examples=2000,
+        train_examples=5000,
         adapter_learning_rate=3e-3,
         full_learning_rate=1e-4,
     ),
@@ -104,7 +104,7 @@ def add_arguments(parser):
         type=int,
         default=None,
         help="number of training examples used, 0 for all (default: 0, the whole train split; "
-        "causal-lm: 1200; token-classification: 2000 sentences, a fixed random subset)",
+        "causal-lm: 1200; token-classification: 5000 sentences, a fixed random subset)",
     )
     model = parser.add_argument_group("model and training")
     model.add_argument(

@@ -55,7 +55,7 @@ TASK_DEFAULTS = {
         batch_size=32,
         train_examples=5000,
         adapter_learning_rate=3e-3,
-        full_learning_rate=1e-4,
+        full_learning_rate=3e-4,
     ),
 }
 WIDTH_MULTIPLE = 16  # batches are padded to a multiple of this, texts grouped by length
@@ -127,7 +127,7 @@ def add_arguments(parser):
         type=float,
         default=None,
         help="peak learning rate (default: 3e-3 for adapters, 5e-5 for full; causal-lm: 1e-3 "
-        "and 2e-5; token-classification: 3e-3 and 1e-4)",
+        "and 2e-5; token-classification: 3e-3 and 3e-4)",
     )
     model.add_argument(
         "--seed",

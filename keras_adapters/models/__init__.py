@@ -2,6 +2,7 @@
 
 from keras_adapters.models.exact_gelu_bert_backbone import ExactGeluBertBackbone
 from keras_adapters.models.label_scores import LabelScores
+from keras_adapters.models.masked_lm_for import masked_lm_for
 from keras_adapters.models.masked_mean_pooling import MaskedMeanPooling
 from keras_adapters.models.mean_pooled_text_classifier import MeanPooledTextClassifier
 from keras_adapters.models.prompt_response_preprocessor import PromptResponsePreprocessor
@@ -13,5 +14,6 @@ __all__ = [
     "MaskedMeanPooling",
     "MeanPooledTextClassifier",
     "PromptResponsePreprocessor",
+    "masked_lm_for",
     "score_label_words",
 ]

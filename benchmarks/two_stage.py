@@ -13,8 +13,8 @@ on a small labelled subset, once with the domain adapter stacked under it
 and frozen (`Stack("domain", "task")`, `train=["task"]`) and once without
 it, with the same seed, steps, data order, initial task adapter and head,
 and the same trainable parameter count; both are scored on the main job's
-held-out test split. The results go to the "Latest results: two-stage
-training" section of docs/results.md.
+held-out test split. The results go to the "Two-stage training (low
+resource)" section of docs/results.md.
 
 Usage:
     python benchmarks/two_stage.py                  # MiniLM, rotten_tomatoes, 3 seeds (~40 min on 2 cores)
@@ -36,7 +36,7 @@ import bench_machine  # noqa: E402
 import two_stage_setups  # noqa: E402
 from compare_methods import write  # noqa: E402
 
-HEADING = "## Latest results: two-stage training"
+HEADING = "## Two-stage training (low resource)"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WITHOUT, WITH = "task adapter only", "stage 1 + task adapter"
 WIDTH_MULTIPLE = 16  # as the main job: batches grouped by length, padded to multiples of 16

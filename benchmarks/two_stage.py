@@ -272,8 +272,9 @@ def render(results):
         f"{first['steps']} steps, task adapter + head = {first['trainable_parameters']:,} "
         f"trainable parameters in both columns; test split of {setup['test_examples']:,} texts.",
         "",
-        f"| seed | {WITHOUT} | {WITH} | difference | train time (s), without / with |",
-        "|---|---:|---:|---:|---:|",
+        f"| seed | {WITHOUT} | {WITH} | difference | test loss, without / with "
+        "| train time (s), without / with |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     differences = []
     for seed, pair in by_seed.items():
@@ -281,7 +282,8 @@ def render(results):
         differences.append(b["test_accuracy"] - a["test_accuracy"])
         lines.append(
             f"| {seed} | {a['test_accuracy']:.4f} | {b['test_accuracy']:.4f} | "
-            f"{differences[-1]:+.4f} | {a['train_seconds']:.0f} / {b['train_seconds']:.0f} |"
+            f"{differences[-1]:+.4f} | {a['test_loss']:.3f} / {b['test_loss']:.3f} | "
+            f"{a['train_seconds']:.0f} / {b['train_seconds']:.0f} |"
         )
     means = {c: [p[c]["test_accuracy"] for p in by_seed.values()] for c in (WITHOUT, WITH)}
     better = sum(d > 0 for d in differences)

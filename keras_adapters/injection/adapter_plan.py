@@ -61,6 +61,7 @@ def plan_adapter(model, config, adapter_name, activate=True):
             f"`keras_adapters.unmerge_adapters` before activating {adapter_name!r}, "
             "or pass `activate=False`."
         )
+    _check_no_foreign_adapters(context, state)
     modules_to_save_layers(model, config.modules_to_save)
     insertions = []
     for site in method.find_sites(context, config):
@@ -68,6 +69,29 @@ def plan_adapter(model, config, adapter_name, activate=True):
             module = method.build_module(config, site, context, adapter_name)
         insertions.append((site, module))
     return AdapterPlan(context, config, adapter_name, insertions)
+
+
+def _check_no_foreign_adapters(context, state):
+    """Refuses a model whose backbone holds adapters that another model manages.
+
+    Adapter state lives on the model they were added through. A backbone
+    shared by two models (the backbone itself and a classifier around it,
+    or the masked LM of stage 1 and the classifier of stage 2) would
+    otherwise get two states that each see the other's wrappers.
+    """
+    known = set(state.configs) if state is not None else set()
+    foreign = sorted({n for _, _, w in context.wrappers() for n in w.adapter_names} - known)
+    if foreign:
+        model = context.root
+        raise ValueError(
+            f"The backbone of {model.name!r} holds adapters {foreign} that were added through "
+            "another model sharing this backbone (the backbone itself, or another task model "
+            "around it, such as `keras_adapters.models.masked_lm_for`'s masked LM). Add this "
+            "adapter through that same model, or save those adapters with "
+            "`keras_adapters.save_adapter` and load them with `keras_adapters.load_adapter` into "
+            f"a model with a backbone of its own. Received: model={type(model).__name__} "
+            f"{model.name!r}"
+        )
 
 
 def commit_adapter(plan, activate):

@@ -4,6 +4,7 @@ from keras_adapters.models.bio_entities import bio_entities
 from keras_adapters.models.entity_scores import EntityScores, entity_scores
 from keras_adapters.models.exact_gelu_bert_backbone import ExactGeluBertBackbone
 from keras_adapters.models.label_scores import LabelScores
+from keras_adapters.models.masked_lm_for import masked_lm_for
 from keras_adapters.models.masked_mean_pooling import MaskedMeanPooling
 from keras_adapters.models.mean_pooled_text_classifier import MeanPooledTextClassifier
 from keras_adapters.models.prompt_response_preprocessor import PromptResponsePreprocessor
@@ -22,5 +23,6 @@ __all__ = [
     "TokenClassifierPreprocessor",
     "bio_entities",
     "entity_scores",
+    "masked_lm_for",
     "score_label_words",
 ]

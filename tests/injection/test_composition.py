@@ -1,15 +1,21 @@
 """`Stack` composition and frozen active adapters (two-stage training)."""
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 
 import keras_adapters
 from keras_adapters.layers import BottleneckAdapter, SerialAdapterSite
+from tests.support import numpy_reference as ref
 from tests.support.tiny_models import (
+    block_weights,
+    make_backbone,
     make_classifier,
     make_inputs,
+    module_weights,
     randomize_adapters,
+    randomize_weights,
     weights_by_path,
 )
 
@@ -90,3 +96,60 @@ def test_bad_composition_input():
         keras_adapters.Stack("language")
     with pytest.raises(ValueError, match=r"Received: train=\['other'\]"):
         keras_adapters.set_active_adapters(classifier, ["language", "task"], train=["other"])
+
+
+def test_stacked_backbone_matches_numpy_reference():
+    """`Stack("language", "task")`: in every block the task adapter reads the language one's output."""
+    backbone = randomize_weights(make_backbone())
+    config = keras_adapters.PfeifferConfig(bottleneck_dim=3)
+    for name in ("language", "task"):
+        keras_adapters.add_adapter(backbone, config, name, verbose=False)
+    randomize_adapters(backbone)
+    x = make_inputs(batch=3)
+    tokens = backbone.token_embedding(x["token_ids"])
+    embedded = tokens + backbone.position_embedding(tokens)
+    embedded = embedded + backbone.segment_embedding(x["segment_ids"])
+    embedded = np.array(backbone.embeddings_layer_norm(embedded), "float64")
+    real = x["padding_mask"].astype(bool)
+
+    def reference(order):
+        hidden = embedded
+        for block in backbone.transformer_layers:
+            site = block._feedforward_layer_norm
+            stack = [
+                (module_weights(site.get_adapter(n)), config.activation, config.scaling)
+                for n in order
+            ]
+            dense = block._feedforward_intermediate_dense
+            hidden = ref.encoder_block(
+                hidden,
+                x["padding_mask"],
+                block_weights(block),
+                block.layer_norm_epsilon,
+                lambda t, dense=dense: np.array(dense.activation(t)),
+                {"pfeiffer": stack},
+            )
+        return hidden[real]
+
+    for order in (("language", "task"), ("task", "language")):
+        keras_adapters.set_active_adapters(backbone, keras_adapters.Stack(*order))
+        got = np.array(backbone(x)["sequence_output"])[real]
+        np.testing.assert_allclose(got, reference(order), atol=1e-4)
+    assert not np.allclose(reference(("language", "task")), reference(("task", "language")))
+
+
+def test_adapters_added_through_another_model_sharing_the_backbone_are_refused():
+    backbone = make_backbone()
+    keras_adapters.add_adapter(
+        backbone, keras_adapters.PfeifferConfig(bottleneck_dim=2), "domain", verbose=False
+    )
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
+    weights = [v.path for v in classifier.weights]
+    config = keras_adapters.PfeifferConfig(bottleneck_dim=2, modules_to_save=["logits"])
+    with pytest.raises(ValueError, match=r"holds adapters \['domain'\] that were added through"):
+        keras_adapters.add_adapter(classifier, config, "task", verbose=False)
+    assert [v.path for v in classifier.weights] == weights
+    with pytest.raises(ValueError, match="has no adapters"):
+        keras_adapters.list_adapters(classifier)
+    keras_adapters.add_adapter(backbone, config.replace(modules_to_save=()), "task", verbose=False)
+    assert list(keras_adapters.list_adapters(backbone)) == ["domain", "task"]

@@ -63,6 +63,8 @@ def attention(x, padding_mask, w, prefix=None):
 def encoder_block(x, padding_mask, w, epsilon, gelu=gelu_tanh, adapters=None, attention_fn=None):
     """A post-LN block; `adapters` = {"houlsby"|"pfeiffer"|"parallel"|"prefix": params}.
 
+    `adapters["pfeiffer"]` may also be a list: adapters stacked in that order.
+
     `attention_fn(x)`, if given, computes the attention sublayer (up to its
     output projection) instead of the multi-head attention above: DeBERTa's
     disentangled attention is not re-implemented here.
@@ -86,6 +88,13 @@ def encoder_block(x, padding_mask, w, epsilon, gelu=gelu_tanh, adapters=None, at
     z = h_ffn + x1
     norm = lambda t: layer_norm(t, w["ffn_norm_gamma"], w["ffn_norm_beta"], epsilon)  # noqa: E731
     if "pfeiffer" in adapters:
-        params, act, s = adapters["pfeiffer"]
-        return norm(z + bottleneck(norm(z), params, act, s))
+        # One (params, activation, scaling), or a list of them stacked: each reads
+        # what the previous one produced, `u = t; u = u + A_i(u)`, and the block's
+        # norm is applied again to `z + u - t` (one adapter: `z + A(t)`).
+        stack = adapters["pfeiffer"]
+        stack = [stack] if isinstance(stack, tuple) else stack
+        t = u = norm(z)
+        for params, act, s in stack:
+            u = u + bottleneck(u, params, act, s)
+        return norm(z + u - t)
     return norm(z)

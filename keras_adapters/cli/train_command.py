@@ -15,7 +15,13 @@ from keras_adapters.cli.method_configs import (
     method_config,
     with_schedule,
 )
-from keras_adapters.cli.training_curve import StepLog, plot_training_curve
+from keras_adapters.cli.run_directory import (
+    STATUS,
+    RunDirectory,
+    add_checkpoint_arguments,
+    data_fingerprint,
+)
+from keras_adapters.cli.training_curve import plot_training_curve
 
 TASKS = ("text-classification", "causal-lm")
 # Defaults that depend on the task; flags left unset take these.
@@ -131,6 +137,7 @@ def add_arguments(parser):
         action="store_true",
         help="replace an output directory that holds a previous run",
     )
+    add_checkpoint_arguments(output)
     output.add_argument(
         "--cache-dir",
         default=None,
@@ -175,7 +182,6 @@ def _check_numbers(args):
 def run(args):
     """Runs the whole job; every check that can fail early runs before any work."""
     from keras_adapters.assets import list_backbone_presets, list_causal_lm_presets
-    from keras_adapters.saving.atomic_directory import check_replaceable
 
     causal = args.task == "causal-lm"
     resolve_task_defaults(args)
@@ -190,7 +196,7 @@ def run(args):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     prefix = "causal-lm-" if causal else ""
     output_dir = pathlib.Path(args.output_dir or f"runs/{prefix}{args.method}-{stamp}")
-    check_replaceable(output_dir, args.overwrite, run_files.RUN_CONFIG, "--output-dir")
+    RunDirectory(output_dir).check(args)
     if causal:
         return train_causal_lm(args, config, output_dir)
     return _train(args, config, output_dir, args.learning_rate)
@@ -201,6 +207,7 @@ def _train(args, config, output_dir, learning_rate):
     import numpy as np
 
     import keras_adapters
+    from keras_adapters.cli.resumable_fit import epoch_order, resumable_fit
     from keras_adapters.data import load_text_classification
     from keras_adapters.saving.atomic_directory import atomic_directory
 
@@ -223,11 +230,17 @@ def _train(args, config, output_dir, learning_rate):
         args.backbone, args.sequence_length, data.num_labels, args.cache_dir
     )
     preprocessor = model.preprocessor
-    train = _bucketed(data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True)
-    validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
-    test = _bucketed(data.test, None, preprocessor, 64, args.seed)
-    # Length groups make the batch count depend on the lengths: count it once.
-    steps = int(train.reduce(0, lambda count, _: count + 1)) * args.epochs
+    texts, labels = data.train.texts[:num_train], np.asarray(data.train.labels[:num_train])
+
+    def train_epoch(epoch):
+        order = epoch_order(num_train, args.seed, epoch)
+        return _bucketed([texts[i] for i in order], labels[order], preprocessor, args.batch_size)
+
+    validation = _bucketed(data.validation.texts, data.validation.labels, preprocessor, 64)
+    test = _bucketed(data.test.texts, data.test.labels, preprocessor, 64)
+    # Length groups make the batch count depend on the lengths (not on their order): count once.
+    steps_per_epoch = int(train_epoch(0).reduce(0, lambda count, _: count + 1))
+    steps = steps_per_epoch * args.epochs
     config = with_schedule(config, steps)
     if config is None:
         trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
@@ -248,19 +261,24 @@ def _train(args, config, output_dir, learning_rate):
         weighted_metrics=["accuracy"],
         jit_compile=args.xla,
     )
+    run = RunDirectory(output_dir)
+    run.start(args, data_fingerprint(texts, labels))
     model.preprocessor = None  # the datasets are tokenized and packed already
     try:
         print("Held-out accuracy before training:")
-        untrained = model.evaluate(test, verbose=args.verbose, return_dict=True)
+        untrained = run.remembered(
+            "untrained", lambda: model.evaluate(test, verbose=args.verbose, return_dict=True)
+        )
         fit_started = time.time()
-        steps_log = StepLog()
-        history = model.fit(
-            train,
-            validation_data=validation,
+        steps_log, resumed_from = resumable_fit(
+            model,
+            train_epoch,
+            run,
             epochs=args.epochs,
+            steps_per_epoch=steps_per_epoch,
+            every=args.checkpoint_every,
+            validation_data=validation,
             verbose=args.verbose,
-            callbacks=[steps_log],
-            shuffle=False,  # the dataset shuffles itself, seeded, every epoch
         )
         train_seconds = time.time() - fit_started
         print("Held-out (test split) accuracy after training:")
@@ -268,7 +286,8 @@ def _train(args, config, output_dir, learning_rate):
     finally:
         model.preprocessor = preprocessor
 
-    with atomic_directory(output_dir, overwrite=args.overwrite, marker=run_files.RUN_CONFIG) as tmp:
+    # Replaces the directory of the run (its status.json and checkpoint) in one rename.
+    with atomic_directory(output_dir, marker=STATUS) as tmp:
         if config is None:
             model.save_weights(tmp / run_files.FULL_WEIGHTS)
         else:
@@ -291,7 +310,7 @@ def _train(args, config, output_dir, learning_rate):
             seed=args.seed,
             split_seed=args.split_seed,
         )
-        curve_history = {k: [float(x) for x in v] for k, v in history.history.items()}
+        curve_history = steps_log.history
         title = f"{args.method} on {args.backbone} / {args.data}"
         plot_training_curve(steps_log.steps, curve_history, tmp / run_files.CURVE, title)
         metrics = {
@@ -323,6 +342,7 @@ def _train(args, config, output_dir, learning_rate):
                 np.bincount(data.test.labels).max() / len(data.test.labels)
             ),
             "train_seconds": train_seconds,
+            "resumed_from_step": resumed_from,
             "export_seconds": export_seconds,
             "export": exported,
             "label_names": list(data.label_names),
@@ -334,20 +354,12 @@ def _train(args, config, output_dir, learning_rate):
     return 0
 
 
-def _bucketed(split, limit, preprocessor, batch_size, seed, shuffle=False):
+def _bucketed(texts, labels, preprocessor, batch_size):
     """Batches of similar-length texts, padded to a multiple of 16, every batch full-size."""
     from keras_adapters.data import length_bucketed_dataset
 
-    count = len(split.texts) if limit is None else limit
     return length_bucketed_dataset(
-        split.texts[:count],
-        split.labels[:count],
-        preprocessor,
-        batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        width_multiple=WIDTH_MULTIPLE,
-        full_batches=True,
+        texts, labels, preprocessor, batch_size, width_multiple=WIDTH_MULTIPLE, full_batches=True
     )
 
 

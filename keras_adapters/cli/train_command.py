@@ -231,15 +231,21 @@ def _train(args, config, output_dir, learning_rate):
     )
     preprocessor = model.preprocessor
     texts, labels = data.train.texts[:num_train], np.asarray(data.train.labels[:num_train])
+    # Length groups make the batch count depend on the lengths (not on their order): count once.
+    steps_per_epoch = int(_bucketed(texts, labels, preprocessor, args.batch_size).cardinality())
 
     def train_epoch(epoch):
         order = epoch_order(num_train, args.seed, epoch)
-        return _bucketed([texts[i] for i in order], labels[order], preprocessor, args.batch_size)
+        return _bucketed(
+            [texts[i] for i in order],
+            labels[order],
+            preprocessor,
+            args.batch_size,
+            batches=steps_per_epoch,
+        )
 
     validation = _bucketed(data.validation.texts, data.validation.labels, preprocessor, 64)
     test = _bucketed(data.test.texts, data.test.labels, preprocessor, 64)
-    # Length groups make the batch count depend on the lengths (not on their order): count once.
-    steps_per_epoch = int(train_epoch(0).reduce(0, lambda count, _: count + 1))
     steps = steps_per_epoch * args.epochs
     config = with_schedule(config, steps)
     if config is None:
@@ -258,6 +264,7 @@ def _train(args, config, output_dir, learning_rate):
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"
         ),
+        metrics=[],  # the task's default accuracy would count the zero-weight padding rows
         weighted_metrics=["accuracy"],
         jit_compile=args.xla,
     )
@@ -354,13 +361,23 @@ def _train(args, config, output_dir, learning_rate):
     return 0
 
 
-def _bucketed(texts, labels, preprocessor, batch_size):
-    """Batches of similar-length texts, padded to a multiple of 16, every batch full-size."""
+def _bucketed(texts, labels, preprocessor, batch_size, batches=None):
+    """Batches of similar-length texts, padded to a multiple of 16, every batch full-size.
+
+    `batches` is the batch count when known (the same texts in another order).
+    """
+    import tensorflow as tf
+
     from keras_adapters.data import length_bucketed_dataset
 
-    return length_bucketed_dataset(
+    dataset = length_bucketed_dataset(
         texts, labels, preprocessor, batch_size, width_multiple=WIDTH_MULTIPLE, full_batches=True
     )
+    # Length groups make the batch count depend on the lengths: count it once,
+    # so progress bars and the schedule know the length of an epoch.
+    if batches is None:
+        batches = int(dataset.reduce(0, lambda total, *_: total + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def _export_and_verify(model, data, path, atol):

@@ -1,7 +1,7 @@
 """`keras-adapters train --resume`: an interrupted run ends where an uninterrupted one does.
 
-Tiny BERT (tests/support/tiny_cli.py), 48 training reviews in batches of 4:
-12 steps per epoch, 2 epochs, a checkpoint every 3 steps.
+Tiny BERT or GPT-2 (tests/support/tiny_cli.py), 48 training reviews in
+batches of 4: 12 steps per epoch, 2 epochs, a checkpoint every 3 steps.
 """
 
 import json
@@ -282,3 +282,33 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes_to_the_uninterrupted_we
     assert {p.name for p in run.iterdir()} == RESULT
     metrics = _assert_same_run(whole, run)
     assert metrics["resumed_from_step"] == steps[0]
+
+
+@pytest.mark.slow
+def test_interrupted_causal_lm_run_resumes_to_the_uninterrupted_weights(
+    tmp_path, tiny_preset, sentiment_csv, monkeypatch, capsys
+):
+    from keras_adapters.cli import causal_lm_job
+
+    monkeypatch.setattr(causal_lm_job, "_export_and_verify", lambda lm, path, *_: path.mkdir())
+    flags = [
+        *("--task", "causal-lm", "--backbone", "tiny_gpt2", "--sequence-length", "64"),
+        *("--label-words", "neg=n,pos=p", "--instruction", "pos or neg?", "--system-prompt", "x"),
+        *("--eval-examples", "2", "--max-new-tokens", "1"),
+    ]
+
+    def causal_args(output, *extra):
+        return [*_args(sentiment_csv, output, *extra), *flags]
+
+    assert main(causal_args(tmp_path / "whole")) == 0
+    run = tmp_path / "run"
+    restore = _interrupt_at(monkeypatch, step=17)
+    with pytest.raises(Interrupted):
+        main(causal_args(run))
+    restore()
+    assert _checkpoint_steps(run) == [15]
+    capsys.readouterr()
+    assert main(causal_args(run, "--resume")) == 0
+    assert "(measured before the interruption, kept with the checkpoint)" in capsys.readouterr().out
+    metrics = _assert_same_run(tmp_path / "whole", run)
+    assert metrics["resumed_from_step"] == 15

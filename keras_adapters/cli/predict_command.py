@@ -1,4 +1,4 @@
-"""`keras-adapters predict`: classify texts (or answer prompts) with a SavedModel or a run."""
+"""`keras-adapters predict`: classify texts, answer prompts or find entities with a SavedModel or a run."""
 
 import json
 import pathlib
@@ -22,6 +22,15 @@ def run(args):
         raise ValueError("No texts to classify: pass them as arguments or one per line on stdin.")
     path = pathlib.Path(args.model)
     answers = None
+    entities = _entities(path, texts, args.cache_dir)
+    if entities is not None:
+        for text, found in zip(texts, entities):
+            if args.json:
+                print(json.dumps({"text": text, "entities": found}))
+            else:
+                spans = "; ".join(f"{e['type']}:{e['text']}@{e['start']}" for e in found)
+                print(f"{spans or '-'}\t{text}")
+        return 0
     if (path / "saved_model.pb").is_file():
         answers = _answers_from_saved_model(path, texts)
         if answers is None:
@@ -106,3 +115,35 @@ def _answers_from_run(path, texts, cache_dir):
         length = len(tokenizer(prompt)) + start + config.get("max_new_tokens", 8)
         answers.append(causal_lm.generate(prompt, max_length=length, strip_prompt=True).strip())
     return answers
+
+
+def _entities(path, texts, cache_dir):
+    """For a token classifier (NER SavedModel or run): the entities of each text, else None."""
+    from keras_adapters.cli import run_files
+
+    if (path / "saved_model.pb").is_file():
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401 - registers the tokenizer ops
+
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        if "entity_counts" not in serve.structured_outputs:
+            return None
+        out = {k: v.numpy() for k, v in serve(texts=tf.constant(texts)).items()}
+        return [
+            [
+                {
+                    "type": out["entity_types"][i][j].decode(),
+                    "text": out["entity_texts"][i][j].decode(),
+                    "start": int(out["entity_starts"][i][j]),
+                    "end": int(out["entity_ends"][i][j]),
+                }
+                for j in range(int(count))
+            ]
+            for i, count in enumerate(out["entity_counts"])
+        ]
+    if not (path / run_files.RUN_CONFIG).is_file():
+        return None
+    if not run_files.is_token_classification(run_files.read_run_config(path)):
+        return None
+    tagger, _ = run_files.load_run_model(path, cache_dir)
+    return tagger.predict_entities(texts)

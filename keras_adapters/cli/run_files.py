@@ -57,6 +57,16 @@ MAX_SEQUENCE_LENGTH = 65_536
 MAX_LABELS = 100_000
 
 
+def build_token_classifier(backbone_preset, sequence_length, tag_names, cache_dir=None):
+    """The pretrained backbone with its tokenizer and a per-token tagging head."""
+    from keras_adapters.assets import load_backbone_preset
+    from keras_adapters.models import TokenClassifier, TokenClassifierPreprocessor
+
+    backbone, tokenizer = load_backbone_preset(backbone_preset, cache_dir=cache_dir)
+    preprocessor = TokenClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
+    return TokenClassifier(backbone, tag_names=tag_names, preprocessor=preprocessor)
+
+
 def write_run_config(directory, **values):
     unknown = sorted(set(values) - set(RUN_CONFIG_KEYS))
     if unknown:
@@ -140,7 +150,7 @@ def _is_names(value):
 
 
 _CHECKS = {
-    "task": lambda v: v in ("text-classification", "causal-lm"),
+    "task": lambda v: v in ("text-classification", "causal-lm", "token-classification"),
     "backbone_preset": lambda v: isinstance(v, str),
     "sequence_length": lambda v: _is_int(v, 1, MAX_SEQUENCE_LENGTH),
     "label_names": _is_names,
@@ -156,7 +166,7 @@ _CHECKS = {
     "split_seed": lambda v: _is_int(v, -(2**63), 2**63 - 1),
 }
 _EXPECTED = {
-    "task": "'text-classification' or 'causal-lm'",
+    "task": "'text-classification', 'causal-lm' or 'token-classification'",
     "backbone_preset": "a preset name",
     "sequence_length": f"an integer from 1 to {MAX_SEQUENCE_LENGTH:,}",
     "label_names": f"a list of 1 to {MAX_LABELS:,} distinct non-empty strings",
@@ -182,11 +192,15 @@ def is_causal_lm(config):
     return config.get("task") == "causal-lm"
 
 
+def is_token_classification(config):
+    return config.get("task") == "token-classification"
+
+
 def load_run_model(run_dir, cache_dir=None):
     """Rebuilds the trained Keras model of a run; returns `(model, run_config)`.
 
     A classifier for text-classification runs, the KerasHub causal LM for
-    `--task causal-lm` runs.
+    `--task causal-lm` runs, a token classifier for `--task token-classification` runs.
     """
     import keras_adapters
 
@@ -196,6 +210,10 @@ def load_run_model(run_dir, cache_dir=None):
             config["backbone_preset"],
             cache_dir=cache_dir,
             sequence_length=config["sequence_length"],
+        )
+    elif is_token_classification(config):
+        model = build_token_classifier(
+            config["backbone_preset"], config["sequence_length"], config["label_names"], cache_dir
         )
     else:
         model = build_classifier(

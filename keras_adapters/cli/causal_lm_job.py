@@ -14,7 +14,9 @@ import time
 
 from keras_adapters.cli import run_files
 from keras_adapters.cli.method_configs import with_schedule
-from keras_adapters.cli.training_curve import StepLog, plot_training_curve
+from keras_adapters.cli.resumable_fit import epoch_order, resumable_fit
+from keras_adapters.cli.run_directory import STATUS, RunDirectory, data_fingerprint
+from keras_adapters.cli.training_curve import plot_training_curve
 
 # Per data preset: label name -> answer word, the question, the system prompt.
 PRESET_TASKS = {
@@ -103,7 +105,7 @@ def train_causal_lm(args, config, output_dir):
     import keras_adapters
     from keras_adapters.assets import load_causal_lm_preset
     from keras_adapters.data import load_text_classification
-    from keras_adapters.models import PromptResponsePreprocessor, score_label_words
+    from keras_adapters.models import PromptResponsePreprocessor
     from keras_adapters.saving.atomic_directory import atomic_directory
 
     _check_flags(args)
@@ -134,11 +136,18 @@ def train_causal_lm(args, config, output_dir):
     _check_lengths(causal_lm, train_prompts + test_prompts, label_words, args.sequence_length)
     print(f"Prompt: {test_prompts[0]!r} -> {label_words[test_labels[0]]!r}")
 
+    run = RunDirectory(output_dir)
+    run.start(args, data_fingerprint(train_texts, train_labels))
     print(f"Scoring {len(test_prompts)} held-out prompts before training...")
-    before = score_label_words(causal_lm, test_prompts, label_words, test_labels)
-    print(f"  accuracy {before.accuracy:.4f}, answer perplexity {before.response_perplexity:.3f}")
+    before = run.remembered(
+        "zero_shot", lambda: _score(causal_lm, test_prompts, label_words, test_labels)
+    )
+    print(
+        f"  accuracy {before['accuracy']:.4f}, answer perplexity {before['response_perplexity']:.3f}"
+    )
 
-    steps = math.ceil(len(train_labels) / args.batch_size) * args.epochs
+    steps_per_epoch = math.ceil(len(train_labels) / args.batch_size)
+    steps = steps_per_epoch * args.epochs
     config = with_schedule(config, steps)
     if config is None:
         trainable = sum(math.prod(v.shape) for v in causal_lm.trainable_weights)
@@ -150,13 +159,20 @@ def train_causal_lm(args, config, output_dir):
     preprocessor = causal_lm.preprocessor
     pairs = PromptResponsePreprocessor.from_preprocessor(preprocessor, response_only=True)
     answers = [label_words[label] for label in train_labels]
-    train = (
-        tf.data.Dataset.from_tensor_slices({"prompts": train_prompts, "responses": answers})
-        .shuffle(len(answers), seed=args.seed, reshuffle_each_iteration=True)
-        .batch(args.batch_size)
-        .map(pairs, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+
+    def train_epoch(epoch):
+        order = epoch_order(len(answers), args.seed, epoch)
+        examples = {
+            "prompts": [train_prompts[i] for i in order],
+            "responses": [answers[i] for i in order],
+        }
+        return (
+            tf.data.Dataset.from_tensor_slices(examples)
+            .batch(args.batch_size)
+            .map(pairs, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
     warmup = max(1, steps // 16)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
@@ -174,26 +190,30 @@ def train_causal_lm(args, config, output_dir):
     )
     causal_lm.preprocessor = None  # the dataset is already tokenized and packed
     fit_started = time.time()
-    steps_log = StepLog()
     try:
-        history = causal_lm.fit(
-            train,
+        steps_log, resumed_from = resumable_fit(
+            causal_lm,
+            train_epoch,
+            run,
             epochs=args.epochs,
+            steps_per_epoch=steps_per_epoch,
+            every=args.checkpoint_every,
             verbose=args.verbose,
-            callbacks=[steps_log],
-            shuffle=False,  # the dataset shuffles itself, seeded, every epoch
         )
     finally:
         causal_lm.preprocessor = preprocessor
     train_seconds = time.time() - fit_started
 
     print(f"Scoring {len(test_prompts)} held-out prompts after training...")
-    after = score_label_words(causal_lm, test_prompts, label_words, test_labels)
-    print(f"  accuracy {after.accuracy:.4f}, answer perplexity {after.response_perplexity:.3f}")
+    after = _score(causal_lm, test_prompts, label_words, test_labels)
+    print(
+        f"  accuracy {after['accuracy']:.4f}, answer perplexity {after['response_perplexity']:.3f}"
+    )
     causal_lm.compile(sampler="greedy")
     samples = _samples(causal_lm, test_prompts[:SAMPLES], args.max_new_tokens)
 
-    with atomic_directory(output_dir, overwrite=args.overwrite, marker=run_files.RUN_CONFIG) as tmp:
+    # Replaces the directory of the run (its status.json and checkpoint) in one rename.
+    with atomic_directory(output_dir, marker=STATUS) as tmp:
         if config is None:
             causal_lm.save_weights(tmp / run_files.FULL_WEIGHTS)
         else:
@@ -220,7 +240,7 @@ def train_causal_lm(args, config, output_dir):
             seed=args.seed,
             split_seed=args.split_seed,
         )
-        curve_history = {k: [float(x) for x in v] for k, v in history.history.items()}
+        curve_history = steps_log.history
         title = f"{args.method} on {args.backbone} / {args.data} (answer tokens)"
         plot_training_curve(steps_log.steps, curve_history, tmp / run_files.CURVE, title)
         majority = np.bincount(test_labels, minlength=len(label_words)).max() / len(test_labels)
@@ -247,13 +267,14 @@ def train_causal_lm(args, config, output_dir):
             "trainable_percent": 100.0 * trainable / total,
             "history": curve_history,
             "steps": steps_log.steps,
-            "zero_shot_accuracy": before.accuracy,
-            "test_accuracy": after.accuracy,
-            "zero_shot_answer_perplexity": before.response_perplexity,
-            "answer_perplexity": after.response_perplexity,
+            "zero_shot_accuracy": before["accuracy"],
+            "test_accuracy": after["accuracy"],
+            "zero_shot_answer_perplexity": before["response_perplexity"],
+            "answer_perplexity": after["response_perplexity"],
             "majority_class_accuracy": float(majority),
             "samples": samples,
             "train_seconds": train_seconds,
+            "resumed_from_step": resumed_from,
             "export_seconds": export_seconds,
             "export": exported,
             "label_names": list(data.label_names),
@@ -297,6 +318,13 @@ def _check_lengths(causal_lm, prompts, label_words, sequence_length):
             f"--sequence-length {sequence_length} (the longest needs {max(too_long)} tokens). "
             f"Pass --sequence-length {max(too_long)} or more."
         )
+
+
+def _score(causal_lm, prompts, label_words, labels):
+    from keras_adapters.models import score_label_words
+
+    scores = score_label_words(causal_lm, prompts, label_words, labels)
+    return {"accuracy": scores.accuracy, "response_perplexity": scores.response_perplexity}
 
 
 def _samples(causal_lm, prompts, max_new_tokens):

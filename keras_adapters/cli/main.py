@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from keras_adapters.cli import export_command, info_command, predict_command, train_command
+from keras_adapters.cli.non_finite_loss import NonFiniteLossError
 
 COMMANDS = {
     "train": (
@@ -33,7 +34,8 @@ def build_parser():
 def main(argv=None):
     """Runs one command; returns the process exit status.
 
-    0 on success, 2 for bad input (as argparse does), 1 when a fetch fails.
+    0 on success, 2 for bad input (as argparse does), 1 when a fetch fails,
+    3 when training stops on a NaN or infinite loss.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -41,8 +43,16 @@ def main(argv=None):
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"keras-adapters {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as error:
+        print(f"keras-adapters {args.command}: error: {error}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
-        print(f"keras-adapters {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        kept = " (a train run keeps its last checkpoint: rerun with --resume)"
+        kept = kept if args.command == "train" else ""
+        print(
+            f"keras-adapters {args.command}: interrupted; no result was written{kept}.",
+            file=sys.stderr,
+        )
         return 130
     except Exception as error:
         from keras_adapters.assets import AssetFetchError

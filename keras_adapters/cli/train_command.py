@@ -15,11 +15,17 @@ from keras_adapters.cli.method_configs import (
     method_config,
     with_schedule,
 )
+from keras_adapters.cli.run_directory import (
+    STATUS,
+    RunDirectory,
+    add_checkpoint_arguments,
+    data_fingerprint,
+)
 from keras_adapters.cli.token_classification_job import (
     add_token_classification_arguments,
     train_token_classifier,
 )
-from keras_adapters.cli.training_curve import StepLog, plot_training_curve
+from keras_adapters.cli.training_curve import plot_training_curve
 
 TASKS = ("text-classification", "causal-lm", "token-classification")
 # Defaults that depend on the task; flags left unset take these.
@@ -162,6 +168,7 @@ def add_arguments(parser):
         action="store_true",
         help="replace an output directory that holds a previous run",
     )
+    add_checkpoint_arguments(output)
     output.add_argument(
         "--cache-dir",
         default=None,
@@ -206,7 +213,6 @@ def _check_numbers(args):
 def run(args):
     """Runs the whole job; every check that can fail early runs before any work."""
     from keras_adapters.assets import list_backbone_presets, list_causal_lm_presets
-    from keras_adapters.saving.atomic_directory import check_replaceable
 
     causal = args.task == "causal-lm"
     resolve_task_defaults(args)
@@ -221,7 +227,12 @@ def run(args):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     prefix = {"causal-lm": "causal-lm-", "token-classification": "ner-"}.get(args.task, "")
     output_dir = pathlib.Path(args.output_dir or f"runs/{prefix}{args.method}-{stamp}")
-    check_replaceable(output_dir, args.overwrite, run_files.RUN_CONFIG, "--output-dir")
+    if args.task == "token-classification" and args.resume:
+        raise ValueError(
+            "`--resume` is supported for --task text-classification and causal-lm only (not yet "
+            "token-classification). Received: --task token-classification --resume"
+        )
+    RunDirectory(output_dir).check(args)
     if causal:
         return train_causal_lm(args, config, output_dir)
     if args.task == "token-classification":
@@ -234,6 +245,7 @@ def _train(args, config, output_dir, learning_rate):
     import numpy as np
 
     import keras_adapters
+    from keras_adapters.cli.resumable_fit import epoch_order, resumable_fit
     from keras_adapters.data import load_text_classification
     from keras_adapters.saving.atomic_directory import atomic_directory
 
@@ -256,10 +268,23 @@ def _train(args, config, output_dir, learning_rate):
         args.backbone, args.sequence_length, data.num_labels, args.cache_dir
     )
     preprocessor = model.preprocessor
-    train = _bucketed(data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True)
-    validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
-    test = _bucketed(data.test, None, preprocessor, 64, args.seed)
-    steps = int(train.cardinality()) * args.epochs
+    texts, labels = data.train.texts[:num_train], np.asarray(data.train.labels[:num_train])
+    # Length groups make the batch count depend on the lengths (not on their order): count once.
+    steps_per_epoch = int(_bucketed(texts, labels, preprocessor, args.batch_size).cardinality())
+
+    def train_epoch(epoch):
+        order = epoch_order(num_train, args.seed, epoch)
+        return _bucketed(
+            [texts[i] for i in order],
+            labels[order],
+            preprocessor,
+            args.batch_size,
+            batches=steps_per_epoch,
+        )
+
+    validation = _bucketed(data.validation.texts, data.validation.labels, preprocessor, 64)
+    test = _bucketed(data.test.texts, data.test.labels, preprocessor, 64)
+    steps = steps_per_epoch * args.epochs
     config = with_schedule(config, steps)
     if config is None:
         trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
@@ -281,19 +306,24 @@ def _train(args, config, output_dir, learning_rate):
         weighted_metrics=["accuracy"],
         jit_compile=args.xla,
     )
+    run = RunDirectory(output_dir)
+    run.start(args, data_fingerprint(texts, labels))
     model.preprocessor = None  # the datasets are tokenized and packed already
     try:
         print("Held-out accuracy before training:")
-        untrained = model.evaluate(test, verbose=args.verbose, return_dict=True)
+        untrained = run.remembered(
+            "untrained", lambda: model.evaluate(test, verbose=args.verbose, return_dict=True)
+        )
         fit_started = time.time()
-        steps_log = StepLog()
-        history = model.fit(
-            train,
-            validation_data=validation,
+        steps_log, resumed_from = resumable_fit(
+            model,
+            train_epoch,
+            run,
             epochs=args.epochs,
+            steps_per_epoch=steps_per_epoch,
+            every=args.checkpoint_every,
+            validation_data=validation,
             verbose=args.verbose,
-            callbacks=[steps_log],
-            shuffle=False,  # the dataset shuffles itself, seeded, every epoch
         )
         train_seconds = time.time() - fit_started
         print("Held-out (test split) accuracy after training:")
@@ -301,7 +331,8 @@ def _train(args, config, output_dir, learning_rate):
     finally:
         model.preprocessor = preprocessor
 
-    with atomic_directory(output_dir, overwrite=args.overwrite, marker=run_files.RUN_CONFIG) as tmp:
+    # Replaces the directory of the run (its status.json and checkpoint) in one rename.
+    with atomic_directory(output_dir, marker=STATUS) as tmp:
         if config is None:
             model.save_weights(tmp / run_files.FULL_WEIGHTS)
         else:
@@ -324,7 +355,7 @@ def _train(args, config, output_dir, learning_rate):
             seed=args.seed,
             split_seed=args.split_seed,
         )
-        curve_history = {k: [float(x) for x in v] for k, v in history.history.items()}
+        curve_history = steps_log.history
         title = f"{args.method} on {args.backbone} / {args.data}"
         plot_training_curve(steps_log.steps, curve_history, tmp / run_files.CURVE, title)
         metrics = {
@@ -356,6 +387,7 @@ def _train(args, config, output_dir, learning_rate):
                 np.bincount(data.test.labels).max() / len(data.test.labels)
             ),
             "train_seconds": train_seconds,
+            "resumed_from_step": resumed_from,
             "export_seconds": export_seconds,
             "export": exported,
             "label_names": list(data.label_names),
@@ -367,26 +399,22 @@ def _train(args, config, output_dir, learning_rate):
     return 0
 
 
-def _bucketed(split, limit, preprocessor, batch_size, seed, shuffle=False):
-    """Batches of similar-length texts, padded to a multiple of 16, every batch full-size."""
+def _bucketed(texts, labels, preprocessor, batch_size, batches=None):
+    """Batches of similar-length texts, padded to a multiple of 16, every batch full-size.
+
+    `batches` is the batch count when known (the same texts in another order).
+    """
     import tensorflow as tf
 
     from keras_adapters.data import length_bucketed_dataset
 
-    count = len(split.texts) if limit is None else limit
     dataset = length_bucketed_dataset(
-        split.texts[:count],
-        split.labels[:count],
-        preprocessor,
-        batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        width_multiple=WIDTH_MULTIPLE,
-        full_batches=True,
+        texts, labels, preprocessor, batch_size, width_multiple=WIDTH_MULTIPLE, full_batches=True
     )
     # Length groups make the batch count depend on the lengths: count it once,
     # so progress bars and the schedule know the length of an epoch.
-    batches = int(dataset.reduce(0, lambda total, *_: total + 1))
+    if batches is None:
+        batches = int(dataset.reduce(0, lambda total, *_: total + 1))
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 

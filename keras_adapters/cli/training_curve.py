@@ -4,19 +4,37 @@ import keras
 
 
 class StepLog(keras.callbacks.Callback):
-    """Records Keras' running loss and accuracy after every training step."""
+    """Records Keras' running loss and accuracy after every step, and each epoch's logs.
 
-    def __init__(self):
+    Args:
+        state: optional dict from `state()`: a resumed run continues the
+            curve of the steps it already did.
+    """
+
+    def __init__(self, state=None):
         super().__init__()
-        self.steps = {"step": [], "loss": [], "accuracy": []}
-        self._step = 0
+        state = state or {"steps": {"step": [], "loss": [], "accuracy": []}, "history": {}}
+        self.steps = {key: list(values) for key, values in state["steps"].items()}
+        self.history = {key: list(values) for key, values in state["history"].items()}
+
+    @property
+    def step(self):
+        """Steps recorded so far, over the whole run."""
+        return len(self.steps["step"])
+
+    def state(self):
+        """Everything recorded, as JSON-ready lists."""
+        return {"steps": self.steps, "history": self.history}
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
         logs = logs or {}
-        self.steps["step"].append(self._step)
+        self.steps["step"].append(self.step + 1)
         for key in ("loss", "accuracy"):
             self.steps[key].append(float(logs.get(key, float("nan"))))
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
 
 
 def plot_training_curve(steps, history, path, title):

@@ -13,7 +13,7 @@ import keras_adapters
 from keras_adapters.cli import run_files
 from keras_adapters.cli.main import main
 from keras_adapters.saving.adapter_file import WEIGHTS_FILE
-from tests.cli.conftest import tiny_classifier
+from tests.support.tiny_cli import tiny_classifier
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,15 @@ class AdaLoraWeights(LoraWeights):
         """Weights the gradient hook updates: saved with the adapter, never trained."""
         return [self.rank_mask, self.step]
 
+    @property
+    def training_statistics(self):
+        """Untracked statistics a training checkpoint carries, to resume exactly."""
+        return [
+            getattr(self.statistics, kind)[name]
+            for kind in ("sensitivity", "uncertainty")
+            for name in FACTORS
+        ]
+
     # === LoRA's factor interface ===
 
     @property

@@ -3,6 +3,10 @@
 Keras locks a built layer's tracker so that no new variables or sublayers
 appear after `build()`. Inserting an adapter is exactly that, so the few places
 that do it go through `unlocked`, and nothing else touches the tracker.
+
+A functional model (every KerasHub backbone) does not call the layers of its
+graph through its attributes but through the graph's nodes, so replacing one of
+those layers also points the nodes that call it at the replacement.
 """
 
 import contextlib
@@ -27,6 +31,9 @@ def set_sublayer(owner, attribute, new_layer):
 
     The old layer usually lives on inside `new_layer` (a wrapper) or comes back
     when a wrapper is removed, so it must not stay counted twice by `owner`.
+    If `owner` is a functional model whose graph calls the old layer (a
+    backbone's token embedding), those calls now go to `new_layer`; the
+    graph's inputs, outputs and layer list stay as they are.
     """
     old_layer = getattr(owner, attribute)
     with unlocked(owner):
@@ -34,4 +41,12 @@ def set_sublayer(owner, attribute, new_layer):
         if tracker is not None and old_layer is not new_layer:
             tracker.untrack(old_layer)
         setattr(owner, attribute, new_layer)
+    for node in graph_nodes_calling(owner, old_layer):
+        node.operation = new_layer
     return old_layer
+
+
+def graph_nodes_calling(model, layer):
+    """The nodes of `model`'s functional graph that call `layer` (none if not functional)."""
+    nodes_by_depth = getattr(model, "_nodes_by_depth", None) or {}
+    return [node for nodes in nodes_by_depth.values() for node in nodes if node.operation is layer]

@@ -98,7 +98,7 @@ def load_adapter(model, path, adapter_name=None, activate=True, verbose=False):
             f"The adapter at {str(path)!r} was saved from a {saved['backbone']}; this model's "
             f"backbone is a {context.spec.name}."
         )
-    plan = plan_adapter(model, config_from_dict(saved["config"]), name, activate)
+    plan = plan_adapter(model, config_from_dict(saved["config"]), name, activate, restoring=True)
     weights_path = pathlib.Path(path) / WEIGHTS_FILE
     try:
         tensors = safetensors.numpy.load_file(str(weights_path))

@@ -27,15 +27,17 @@ def unlocked(layer):
 
 
 def set_sublayer(owner, attribute, new_layer):
-    """Replaces `owner.<attribute>` by `new_layer` and stops tracking the old one.
+    """Replaces `owner.<attribute>` by `new_layer` (at its place) and stops tracking the old one.
 
     The old layer usually lives on inside `new_layer` (a wrapper) or comes back
     when a wrapper is removed, so it must not stay counted twice by `owner`.
     If `owner` is a functional model whose graph calls the old layer (a
     backbone's token embedding), those calls now go to `new_layer`; the
-    graph's inputs, outputs and layer list stay as they are.
+    graph's inputs and outputs stay as they are.
     """
     old_layer = getattr(owner, attribute)
+    layers = getattr(owner, "_layers", None)
+    position = _index(layers, old_layer)
     with unlocked(owner):
         tracker = getattr(owner, "_tracker", None)
         if tracker is not None and old_layer is not new_layer:
@@ -43,6 +45,12 @@ def set_sublayer(owner, attribute, new_layer):
         setattr(owner, attribute, new_layer)
     for node in graph_nodes_calling(owner, old_layer):
         node.operation = new_layer
+    # Tracking appends the new layer; put it where the old one was, so that
+    # `model.weights` keeps its order (get_weights/set_weights are positional)
+    # and removing an adapter restores the original order exactly.
+    index = _index(layers, new_layer)
+    if position is not None and index is not None and index != position:
+        layers.insert(position, layers.pop(index))
     return old_layer
 
 
@@ -50,3 +58,9 @@ def graph_nodes_calling(model, layer):
     """The nodes of `model`'s functional graph that call `layer` (none if not functional)."""
     nodes_by_depth = getattr(model, "_nodes_by_depth", None) or {}
     return [node for nodes in nodes_by_depth.values() for node in nodes if node.operation is layer]
+
+
+def _index(layers, layer):
+    if not isinstance(layers, list):
+        return None
+    return next((i for i, item in enumerate(layers) if item is layer), None)

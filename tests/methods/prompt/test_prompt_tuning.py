@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import keras_adapters
+from tests.export.text_classifiers import VOCABULARY, make_text_classifier
 from tests.support import tiny_decoders
 from tests.support.tiny_models import (
     BACKBONES,
@@ -203,3 +204,24 @@ def test_bad_adapters_are_refused_before_the_model_changes():
         keras_adapters.list_adapters(backbone)
     with pytest.raises(ValueError, match="no active prompt-tuning adapter"):
         keras_adapters.reserve_prompt_positions(backbone, make_inputs("bert"))
+
+
+def test_init_text_is_tokenised_by_the_task_and_checked_against_its_lengths():
+    classifier = make_text_classifier()  # sequences of 16 tokens: every position is used
+    table = classifier.backbone.token_embedding.embeddings.numpy()
+    with pytest.raises(ValueError, match="grow to 18, beyond the 16 positions"):
+        keras_adapters.add_adapter(classifier, keras_adapters.PromptConfig(num_virtual_tokens=2))
+    classifier.preprocessor.sequence_length = 12
+    config = keras_adapters.PromptConfig(num_virtual_tokens=2, init_text="a gripping film")
+    with pytest.raises(ValueError, match="is 3 tokens long, more than num_virtual_tokens=2"):
+        keras_adapters.add_adapter(classifier, config)
+    assert type(classifier.preprocessor).__name__ == "BertTextClassifierPreprocessor"
+    config = keras_adapters.PromptConfig(num_virtual_tokens=4, init_text="a gripping film")
+    keras_adapters.add_adapter(classifier, config, "p", verbose=False)
+    ids = [VOCABULARY.index(word) for word in ("a", "gripping", "film", "a")]  # repeated to P
+    np.testing.assert_array_equal(_prompt_values(classifier).numpy(), table[ids])
+    packed = classifier.preprocessor(["a film"])
+    assert classifier.preprocessor.sequence_length == 16
+    np.testing.assert_array_equal(
+        packed["token_ids"][0, :8], [2, *(len(VOCABULARY) + np.arange(4)), 5, 7, 3]
+    )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import keras_adapters
-from tests.export.text_classifiers import VOCABULARY, make_text_classifier
+from tests.export.text_classifiers import VOCABULARY, make_text_classifier, predict_logits
 from tests.support import tiny_decoders
 from tests.support.tiny_models import (
     BACKBONES,
@@ -225,3 +225,28 @@ def test_init_text_is_tokenised_by_the_task_and_checked_against_its_lengths():
     np.testing.assert_array_equal(
         packed["token_ids"][0, :8], [2, *(len(VOCABULARY) + np.arange(4)), 5, 7, 3]
     )
+
+
+@pytest.mark.slow
+def test_a_task_with_a_preprocessor_round_trips_and_predicts_raw_text(tmp_path):
+    classifier = make_text_classifier(seed=1)
+    classifier.preprocessor.sequence_length = 12
+    config = keras_adapters.PromptConfig(
+        num_virtual_tokens=P, init_text="a film", modules_to_save=["logits"]
+    )
+    keras_adapters.add_adapter(classifier, config, "p", verbose=False)
+    prompt = _prompt_values(classifier)
+    prompt.assign(np.random.default_rng(0).normal(size=prompt.shape))
+    expected = predict_logits(classifier)
+    classifier.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras")
+    assert type(restored.preprocessor).__name__ == "PromptPreprocessor"
+    np.testing.assert_allclose(predict_logits(restored), expected, atol=1e-6)
+    keras_adapters.save_adapter(classifier, tmp_path / "adapter")
+    fresh = make_text_classifier(seed=1)
+    fresh.preprocessor.sequence_length = 12
+    keras_adapters.load_adapter(fresh, tmp_path / "adapter")
+    np.testing.assert_allclose(predict_logits(fresh), expected, atol=1e-6)
+    keras_adapters.delete_adapter(fresh, "p")  # the task's own preprocessor is back
+    assert type(fresh.preprocessor).__name__ == "BertTextClassifierPreprocessor"
+    assert fresh.preprocessor.sequence_length == 12

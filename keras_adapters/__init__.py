@@ -23,6 +23,7 @@ from keras_adapters.configs import (
     ParallelConfig,
     PfeifferConfig,
     PrefixConfig,
+    PromptConfig,
 )
 from keras_adapters.core.stack import Stack
 from keras_adapters.injection import (
@@ -45,5 +46,6 @@ from keras_adapters.injection import (
     training_callbacks,
     unmerge_adapters,
 )
+from keras_adapters.methods.prompt.reserve_prompt_positions import reserve_prompt_positions
 from keras_adapters.saving import load_adapter, load_peft_adapter, save_adapter, save_peft_adapter
 from keras_adapters.version import __version__

@@ -10,6 +10,7 @@ METHODS = (
     "parallel",
     "prefix",
     "mam",
+    "prompt",
     "full",
 )
 HEAD = ("logits",)
@@ -82,6 +83,18 @@ def add_method_arguments(parser):
         "--reparameterize",
         action="store_true",
         help="train prefixes through an MLP (folded before saving)",
+    )
+    group.add_argument(
+        "--prompt-length",
+        type=int,
+        default=20,
+        help="prompt tuning: number of learned prompt tokens (default: 20)",
+    )
+    group.add_argument(
+        "--prompt-init-text",
+        default=None,
+        help="prompt tuning: start from the embeddings of this text's tokens, repeated to fill "
+        "--prompt-length (default: embeddings of random vocabulary tokens)",
     )
     group.add_argument(
         "--layers", default=None, help="comma-separated block indices to adapt (default: all)"
@@ -184,6 +197,12 @@ def _mam(keras_adapters, args, common):
     )
 
 
+def _prompt(keras_adapters, args, common):
+    return keras_adapters.PromptConfig(
+        num_virtual_tokens=args.prompt_length, init_text=args.prompt_init_text, **common
+    )
+
+
 _BUILDERS = {
     "lora": _low_rank("LoraConfig"),
     "dora": _low_rank("DoraConfig"),
@@ -194,6 +213,7 @@ _BUILDERS = {
     "parallel": _bottleneck("ParallelConfig"),
     "prefix": _prefix,
     "mam": _mam,
+    "prompt": _prompt,
 }
 
 

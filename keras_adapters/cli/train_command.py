@@ -218,6 +218,11 @@ def run(args):
     resolve_task_defaults(args)
     _check_numbers(args)
     config = method_config(args, modules_to_save=() if causal else HEAD)
+    if causal and config is not None and config.method == "prompt":
+        raise ValueError(
+            "--task causal-lm does not support prompt tuning yet (its prompt/answer packing "
+            "does not reserve the prompt's positions). Received: --method prompt"
+        )
     presets = list_causal_lm_presets() if causal else list_backbone_presets()
     if args.backbone not in presets:
         raise ValueError(
@@ -293,6 +298,14 @@ def _train(args, config, output_dir, learning_rate):
     else:
         report = keras_adapters.add_adapter(model, config, run_files.ADAPTER_NAME)
         trainable, total = report.trainable, report.total
+    if model.preprocessor is not preprocessor:  # prompt tuning reserves its positions there
+        preprocessor = model.preprocessor
+        train = _bucketed(
+            data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True
+        )
+        validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
+        test = _bucketed(data.test, None, preprocessor, 64, args.seed)
+        steps = int(train.cardinality()) * args.epochs
     warmup = max(1, steps // 16)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=steps - warmup, warmup_target=learning_rate, warmup_steps=warmup

@@ -17,4 +17,5 @@ from keras_adapters.methods.lora.lora_config import LoraConfig
 from keras_adapters.methods.lora.low_rank_config import LowRankConfig
 from keras_adapters.methods.mam.mam_config import MamConfig
 from keras_adapters.methods.prefix.prefix_config import PrefixConfig
+from keras_adapters.methods.prompt.prompt_config import PromptConfig
 from keras_adapters.methods.registry import config_from_dict, registered_methods

@@ -3,6 +3,10 @@
 Keras locks a built layer's tracker so that no new variables or sublayers
 appear after `build()`. Inserting an adapter is exactly that, so the few places
 that do it go through `unlocked`, and nothing else touches the tracker.
+
+A functional model (every KerasHub backbone) does not call the layers of its
+graph through its attributes but through the graph's nodes, so replacing one of
+those layers also points the nodes that call it at the replacement.
 """
 
 import contextlib
@@ -27,6 +31,9 @@ def set_sublayer(owner, attribute, new_layer):
 
     The old layer usually lives on inside `new_layer` (a wrapper) or comes back
     when a wrapper is removed, so it must not stay counted twice by `owner`.
+    If `owner` is a functional model whose graph calls the old layer (a
+    backbone's token embedding), those calls now go to `new_layer`; the
+    graph's inputs and outputs stay as they are.
     """
     old_layer = getattr(owner, attribute)
     layers = getattr(owner, "_layers", None)
@@ -36,6 +43,8 @@ def set_sublayer(owner, attribute, new_layer):
         if tracker is not None and old_layer is not new_layer:
             tracker.untrack(old_layer)
         setattr(owner, attribute, new_layer)
+    for node in graph_nodes_calling(owner, old_layer):
+        node.operation = new_layer
     # Tracking appends the new layer; put it where the old one was, so that
     # `model.weights` keeps its order (get_weights/set_weights are positional)
     # and removing an adapter restores the original order exactly.
@@ -43,6 +52,12 @@ def set_sublayer(owner, attribute, new_layer):
     if position is not None and index is not None and index != position:
         layers.insert(position, layers.pop(index))
     return old_layer
+
+
+def graph_nodes_calling(model, layer):
+    """The nodes of `model`'s functional graph that call `layer` (none if not functional)."""
+    nodes_by_depth = getattr(model, "_nodes_by_depth", None) or {}
+    return [node for nodes in nodes_by_depth.values() for node in nodes if node.operation is layer]
 
 
 def _index(layers, layer):

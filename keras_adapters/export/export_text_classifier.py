@@ -163,9 +163,9 @@ def _serving_function(model, label_names, adapter_name=None):
     preprocessor = model.preprocessor
 
     def serve(texts):
-        x = keras.utils.unpack_x_y_sample_weight(preprocessor(texts))[0]
         view = only_active(model, [adapter_name]) if adapter_name else contextlib.nullcontext()
-        with view:
+        with view:  # the preprocessor too: prompt tuning reserves positions there
+            x = keras.utils.unpack_x_y_sample_weight(preprocessor(texts))[0]
             logits = tf.cast(model(x, training=False), tf.float32)
         label = tf.gather(tf.constant(label_names), tf.argmax(logits, axis=-1))
         return {

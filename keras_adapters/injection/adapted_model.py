@@ -5,7 +5,9 @@ inserted layers would be missing at load time ("expected 2 variables, but
 received 0"). An adapted model therefore gets a subclass of its own class
 that only adds serialization: `get_config` records the adapters, and
 `from_config` builds the base model and replays `add_adapter` for each, in
-order, before Keras loads the weights. All such subclasses share one
+order, before Keras loads the weights. A saved config never holds a wrapper
+(a task's preprocessor is saved as the preprocessor it wraps): the replay
+puts every wrapper back. All such subclasses share one
 registered name, `keras_adapters>AdaptedModel`, so `keras.models.load_model`
 finds them after `import keras_adapters`.
 
@@ -19,10 +21,12 @@ import importlib
 
 import keras
 
+from keras_adapters.core.adapter_wrapper import AdapterWrapper
 from keras_adapters.injection.adapter_state import get_state
 from keras_adapters.injection.gradient_hooks import gradient_hooks, hook_applications
 from keras_adapters.injection.replay_adapters import replay_adapters
 from keras_adapters.injection.tensorflow_train_step import train_step_with_hooks
+from keras_adapters.planning.layer_tree import innermost
 
 CONFIG_KEY = "keras_adapters"
 REGISTERED_NAME = "AdaptedModel"
@@ -68,6 +72,9 @@ class AdaptedModel:
 
     def get_config(self):
         config = super().get_config()
+        preprocessor = getattr(self, "preprocessor", None)
+        if isinstance(preprocessor, AdapterWrapper) and "preprocessor" in config:
+            config["preprocessor"] = keras.layers.serialize(innermost(preprocessor))
         state = get_state(self).get_config()
         base = type(self).__mro__[2]
         state["base_class"] = {

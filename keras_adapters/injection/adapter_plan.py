@@ -39,16 +39,17 @@ class AdapterPlan:
         return [module for _, module in self.insertions]
 
 
-def plan_adapter(model, config, adapter_name, activate=True):
+def plan_adapter(model, config, adapter_name, activate=True, restoring=False):
     """Validates everything and builds the adapter modules; changes nothing.
 
     The method registry maps `config` to its `AdapterMethod`; the method finds
     its sites, and each site's module is built under the name scope
     `<site>/<method>/<adapter_name>`, so variable paths are unique per adapter.
+    With `restoring`, the caller loads the weights next (see `ModelContext`).
     """
     check_adapter_name(adapter_name)
     method = method_for(config)
-    context = ModelContext(model)
+    context = ModelContext(model, restoring=restoring)
     state = get_state(model)
     if state is not None and adapter_name in state.configs:
         raise ValueError(

@@ -15,7 +15,8 @@ def replay_adapters(model, state_config):
     flagged as merged, since the saved base weights already contain them.
     """
     for name, config in AdapterState.records_from_config(state_config):
-        commit_adapter(plan_adapter(model, config, name, activate=False), activate=False)
+        plan = plan_adapter(model, config, name, activate=False, restoring=True)
+        commit_adapter(plan, activate=False)
     state = require_state(model)
     state.active = tuple(state_config["active"])
     state.enabled = bool(state_config["enabled"])

@@ -36,3 +36,7 @@ from keras_adapters.methods.lora.lora_weights import LoraWeights
 from keras_adapters.methods.lora.lora_wrapper import LoraWrapper
 from keras_adapters.methods.prefix.prefix_attention import PrefixAttention
 from keras_adapters.methods.prefix.prefix_encoder import PrefixEncoder
+from keras_adapters.methods.prompt.prompt_embedding import PromptEmbedding
+from keras_adapters.methods.prompt.prompt_positions import PromptPositions
+from keras_adapters.methods.prompt.prompt_preprocessor import PromptPreprocessor
+from keras_adapters.methods.prompt.soft_prompt import SoftPrompt

@@ -12,6 +12,7 @@ from keras_adapters.methods import ia3 as _ia3  # noqa: F401 (registers)
 from keras_adapters.methods import lora as _lora  # noqa: F401 (registers)
 from keras_adapters.methods import mam as _mam  # noqa: F401 (registers)
 from keras_adapters.methods import prefix as _prefix  # noqa: F401 (registers)
+from keras_adapters.methods import prompt as _prompt  # noqa: F401 (registers)
 from keras_adapters.methods.adapter_method import AdapterMethod
 from keras_adapters.methods.registry import (
     config_from_dict,

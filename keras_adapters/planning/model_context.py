@@ -15,19 +15,27 @@ class ModelContext:
 
     Slot lookup lives here and only here: `slot` follows the spec's
     attribute path through any wrappers and into a feed-forward `LayerChain`.
+    Two sites lie outside the blocks: the backbone's token embedding and,
+    for a KerasHub task, its preprocessor (prompt tuning uses both).
 
     Args:
         model: a KerasHub backbone, a KerasHub task (or any Keras model)
             that contains exactly one backbone.
+        restoring: the adapter being planned gets its weights from a file
+            next (a `.keras` load replaying it, `keras_adapters.load_adapter`),
+            so methods may skip initialisation that needs more than shapes
+            (prompt tuning's `init_text` needs a tokenizer whose vocabulary a
+            `.keras` load restores only later).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, restoring=False):
         if not isinstance(model, keras.Model):
             raise ValueError(
                 "`model` must be a KerasHub backbone or a Keras model containing one. "
                 f"Received: model={model!r}"
             )
         self.root = model
+        self.restoring = bool(restoring)
         self.backbone = find_backbone(model)
         self.spec = get_backbone_spec(self.backbone)
         self.blocks = self.spec.get_blocks(self.backbone)
@@ -73,8 +81,42 @@ class ModelContext:
         owner, attribute = self.slot(block, slot)
         return innermost(getattr(owner, attribute))
 
+    def token_embedding_slot(self):
+        """`(owner, attribute)` holding the backbone's token embedding (the spec's path)."""
+        *parents, attribute = self.spec.token_embedding.split(".")
+        owner = self.backbone
+        for parent in parents:
+            owner = innermost(getattr(owner, parent, None))
+        layer = innermost(getattr(owner, attribute, None))
+        if not isinstance(layer, keras.layers.Embedding):
+            raise ValueError(
+                f"The {self.spec.name} spec names `backbone.{self.spec.token_embedding}` as the "
+                f"token embedding, but that is {type(layer).__name__}, not a "
+                "`keras.layers.Embedding`. Fix the spec's `token_embedding` path."
+            )
+        return owner, attribute
+
+    def outer_slots(self):
+        """`(owner, attribute)` of the sites outside the blocks that exist in this model."""
+        slots = []
+        try:
+            slots.append(self.token_embedding_slot())
+        except ValueError:
+            pass  # a spec without a usable token embedding has no site there
+        if getattr(self.root, "preprocessor", None) is not None:
+            slots.append((self.root, "preprocessor"))
+        return slots
+
     def wrappers(self):
-        """Yields `(owner, attribute, wrapper)` for every adapter wrapper in the blocks."""
+        """Yields `(owner, attribute, wrapper)` for every adapter wrapper of the model.
+
+        The sites outside the blocks come first (token embedding, preprocessor),
+        then the blocks' in order.
+        """
+        for owner, attribute in self.outer_slots():
+            layer = getattr(owner, attribute)
+            if isinstance(layer, AdapterWrapper):
+                yield owner, attribute, layer
         for block in self.blocks:
             for owner, attribute, layer in walk(block):
                 if isinstance(layer, AdapterWrapper):

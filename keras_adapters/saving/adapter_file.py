@@ -130,7 +130,7 @@ def load_adapter(model, path, adapter_name=None, activate=True, verbose=False):
         )
     _check_sizes_fit(config, sum(math.prod(shape) for shape in found.values()), config_path)
     try:
-        plan = plan_adapter(model, config, name, activate)
+        plan = plan_adapter(model, config, name, activate, restoring=True)
     except ValueError as error:
         raise ValueError(
             f"Cannot add the adapter at {str(path)!r} to this model: {error}"
@@ -231,7 +231,7 @@ def _check_sizes_fit(config, num_values, config_path):
     Every unit of a size field adds at least one value to the adapter, so a
     hostile `rank=10**12` fails here instead of allocating the weights.
     """
-    fields = ["rank", "bottleneck_dim", "num_prefix_tokens"]
+    fields = ["rank", "bottleneck_dim", "num_prefix_tokens", "num_virtual_tokens"]
     if getattr(config, "reparameterize", False):
         fields.append("projection_dim")
     for field in fields:

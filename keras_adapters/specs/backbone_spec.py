@@ -34,6 +34,9 @@ class BackboneSpec:
         attention_kind: deprecated and ignored; how adapters reach inside an
             attention layer is looked up by its class in
             `keras_adapters.attention`.
+        token_embedding: dotted attribute path from the backbone to its token
+            embedding layer (`keras.layers.Embedding`), where prompt tuning
+            puts its learned input embeddings.
     """
 
     backbone_class: type
@@ -42,6 +45,7 @@ class BackboneSpec:
     ffn_chain: tuple = ()
     norm_position: str = "post"
     attention_kind: str = None
+    token_embedding: str = "token_embedding"
 
     def __post_init__(self):
         if not (
@@ -70,6 +74,11 @@ class BackboneSpec:
         bad = {s: p for s, p in self.slots.items() if not _is_dotted_path(p)}
         if bad:
             raise ValueError(f"`slots` values must be dotted attribute paths. Received: {bad!r}")
+        if not _is_dotted_path(self.token_embedding):
+            raise ValueError(
+                "`token_embedding` must be a dotted attribute path. "
+                f"Received: token_embedding={self.token_embedding!r}"
+            )
         missing = [s for s in self.ffn_chain if s not in self.slots]
         if missing:
             raise ValueError(

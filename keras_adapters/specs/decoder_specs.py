@@ -13,6 +13,8 @@ Three block layouts cover them:
   output projections, so the "residual" sites are the output projections.
 
 GPT-NeoX has a fused query/key/value projection and a parallel residual.
+OPT embeds tokens inside a `TokenAndPositionEmbedding` (`embeddings`), the
+others with a `token_embedding` of their own.
 """
 
 import keras_hub
@@ -106,6 +108,8 @@ _DECODERS = (
     (keras_hub.models.Gemma3Backbone, GEMMA_SLOTS, ()),
 )
 
+_INSIDE_TOKEN_AND_POSITION_EMBEDDING = (keras_hub.models.OPTBackbone,)
+
 for _backbone, _slots, _chain in _DECODERS:
     register_backbone_spec(
         BackboneSpec(
@@ -114,5 +118,10 @@ for _backbone, _slots, _chain in _DECODERS:
             slots=_slots,
             ffn_chain=_chain,
             norm_position="pre",
+            token_embedding=(
+                "embeddings.token_embedding"
+                if _backbone in _INSIDE_TOKEN_AND_POSITION_EMBEDDING
+                else "token_embedding"
+            ),
         )
     )

@@ -2,7 +2,9 @@
 
 BERT, RoBERTa, DistilBERT, XLM-RoBERTa, ELECTRA and ALBERT use
 `keras_hub.layers.TransformerEncoder` (post-LN); DeBERTa-v3's
-`DisentangledAttentionEncoder` keeps the same sublayer names. ALBERT lists its
+`DisentangledAttentionEncoder` keeps the same sublayer names. RoBERTa,
+XLM-RoBERTa and DistilBERT embed tokens inside a `TokenAndPositionEmbedding`
+(`embeddings`), the others with a `token_embedding` of their own. ALBERT lists its
 blocks in groups that are called several times, so an adapter in an ALBERT
 block is shared across the depth that reuses it, like the block's weights.
 """
@@ -27,14 +29,14 @@ TRANSFORMER_ENCODER_SLOTS = {
 }
 TRANSFORMER_ENCODER_FFN_CHAIN = ("ffn_intermediate", "ffn_output", "ffn_residual")
 
-for _backbone in (
-    keras_hub.models.BertBackbone,
-    keras_hub.models.RobertaBackbone,
-    keras_hub.models.DistilBertBackbone,
-    keras_hub.models.XLMRobertaBackbone,
-    keras_hub.models.ElectraBackbone,
-    keras_hub.models.AlbertBackbone,
-    keras_hub.models.DebertaV3Backbone,
+for _backbone, _token_embedding in (
+    (keras_hub.models.BertBackbone, "token_embedding"),
+    (keras_hub.models.RobertaBackbone, "embeddings.token_embedding"),
+    (keras_hub.models.DistilBertBackbone, "embeddings.token_embedding"),
+    (keras_hub.models.XLMRobertaBackbone, "embeddings.token_embedding"),
+    (keras_hub.models.ElectraBackbone, "token_embedding"),
+    (keras_hub.models.AlbertBackbone, "token_embedding"),
+    (keras_hub.models.DebertaV3Backbone, "token_embedding"),
 ):
     register_backbone_spec(
         BackboneSpec(
@@ -43,5 +45,6 @@ for _backbone in (
             slots=TRANSFORMER_ENCODER_SLOTS,
             ffn_chain=TRANSFORMER_ENCODER_FFN_CHAIN,
             norm_position="post",
+            token_embedding=_token_embedding,
         )
     )

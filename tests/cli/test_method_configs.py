@@ -28,6 +28,9 @@ def test_flags_reach_the_config():
     mam = _config("--method", "mam", "--prefix-tokens", "7", "--bottleneck-dim", "16")
     assert (mam.num_prefix_tokens, mam.bottleneck_dim, mam.scaling) == (7, 16, 4.0)
     assert _config("--method", "full") is None
+    prompt = _config("--method", "prompt", "--prompt-length", "5", "--prompt-init-text", "Rate:")
+    assert (prompt.num_virtual_tokens, prompt.init_text) == (5, "Rate:")
+    assert _config("--method", "prompt").num_virtual_tokens == 20
     adalora = _config("--method", "adalora", "--init-rank", "6", "--target-rank", "3")
     assert (adalora.init_rank, adalora.target_rank) == (6, 3)
     scheduled = with_schedule(adalora, 200)

@@ -36,7 +36,7 @@ def _train(tmp_path, csv_path, *extra):
     )
 
 
-@pytest.mark.parametrize("method", ["lora", "houlsby", "adalora", "full"])
+@pytest.mark.parametrize("method", ["lora", "houlsby", "adalora", "prompt", "full"])
 def test_train_writes_a_complete_run(method, tmp_path, tiny_preset, sentiment_csv):
     assert (
         _train(
@@ -46,6 +46,8 @@ def test_train_writes_a_complete_run(method, tmp_path, tiny_preset, sentiment_cs
             method,
             "--bottleneck-dim",
             "2",
+            "--prompt-length",
+            "3",
             "--learning-rate",
             "1e-2",
         )
@@ -95,6 +97,8 @@ def test_export_and_predict_from_the_run(tmp_path, tiny_preset, sentiment_csv, c
         (["--method", "houlsby", "--reduction-factor", "0"], "Received: reduction_factor=0"),
         (["--backbone", "gpt5"], "Received: --backbone='gpt5'"),
         (["--layers", "x"], "Received: --layers='x'"),
+        (["--method", "prompt", "--prompt-length", "0"], "Received: num_virtual_tokens=0"),
+        (["--task", "causal-lm", "--method", "prompt"], "Received: --method prompt"),
         (["--data", "no_such_preset"], "no_such_preset"),
     ],
 )

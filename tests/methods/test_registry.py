@@ -20,6 +20,7 @@ def test_every_builtin_method_is_registered_with_its_config():
         "ia3",
         "prefix",
         "mam",
+        "prompt",
     )
     for config in (
         keras_adapters.LoraConfig(),
@@ -27,6 +28,7 @@ def test_every_builtin_method_is_registered_with_its_config():
         keras_adapters.IA3Config(),
         keras_adapters.HoulsbyConfig(),
         keras_adapters.PrefixConfig(),
+        keras_adapters.PromptConfig(),
     ):
         assert methods.method_for(config).config_class is type(config)
 

@@ -105,6 +105,10 @@ FIELD_VALUES = {
         st.sampled_from(["first", "second", "third", "not an identifier"]), max_size=3
     ),
     "temperature": st.floats(0.1, 4.0),
+    # Prompt tuning
+    "num_virtual_tokens": st.integers(1, 4),
+    "init_text": st.sampled_from([None, "a gripping film", "great"]),
+    "init_token_ids": st.one_of(st.none(), st.lists(st.integers(0, 70), min_size=1, max_size=3)),
 }
 # Field -> values of the right type that are out of range (besides WRONG_TYPES, NOT_FINITE).
 OUT_OF_RANGE = {
@@ -133,6 +137,9 @@ OUT_OF_RANGE = {
     "orthogonality": st.just(-1.0),
     "adapters": st.sampled_from([[], ["first"], ["first", "first"]]),
     "temperature": st.sampled_from([0.0, -1.0]),
+    "num_virtual_tokens": st.sampled_from([0, -1]),
+    "init_text": st.sampled_from(["", "   "]),
+    "init_token_ids": st.sampled_from([[], [-1], list(range(9))]),
 }
 
 

@@ -218,9 +218,9 @@ def run(args):
     resolve_task_defaults(args)
     _check_numbers(args)
     config = method_config(args, modules_to_save=() if causal else HEAD)
-    if causal and config is not None and config.method == "prompt":
+    if args.task != "text-classification" and config is not None and config.method == "prompt":
         raise ValueError(
-            "--task causal-lm does not support prompt tuning yet (its prompt/answer packing "
+            f"--task {args.task} does not support prompt tuning yet (its preprocessing "
             "does not reserve the prompt's positions). Received: --method prompt"
         )
     presets = list_causal_lm_presets() if causal else list_backbone_presets()

@@ -99,6 +99,7 @@ def test_export_and_predict_from_the_run(tmp_path, tiny_preset, sentiment_csv, c
         (["--layers", "x"], "Received: --layers='x'"),
         (["--method", "prompt", "--prompt-length", "0"], "Received: num_virtual_tokens=0"),
         (["--task", "causal-lm", "--method", "prompt"], "Received: --method prompt"),
+        (["--task", "token-classification", "--method", "prompt"], "Received: --method prompt"),
         (["--data", "no_such_preset"], "no_such_preset"),
     ],
 )

@@ -40,6 +40,7 @@ from keras_adapters.injection import (
     list_adapters,
     merge_adapters,
     plot_ranks,
+    quantize_base,
     set_active_adapters,
     trainable_report,
     training_callbacks,

@@ -16,6 +16,7 @@ from keras_adapters.injection.lifecycle import (
     set_active_adapters,
     unmerge_adapters,
 )
+from keras_adapters.injection.quantize_base import quantize_base
 from keras_adapters.injection.rank_plot import plot_ranks
 from keras_adapters.injection.trainable_report import TrainableReport, trainable_report
 from keras_adapters.injection.training_callbacks import training_callbacks

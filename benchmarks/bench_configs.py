@@ -66,6 +66,16 @@ QUICK_BACKBONE = dict(
     intermediate_dim=32,
     max_sequence_length=128,
 )
+# MiniLM-L6's shapes (its KerasHub preset and Hugging Face `BertConfig`), for
+# benchmarks that build it with random weights on both sides of a comparison.
+MINILM_SHAPES = dict(
+    vocabulary_size=30522,
+    num_layers=6,
+    num_heads=12,
+    hidden_dim=384,
+    intermediate_dim=1536,
+    max_sequence_length=512,
+)
 LORA_RANK = 8
 PREFIX_TOKENS = 10
 ADAPTER_NAME = "bench"
@@ -118,12 +128,15 @@ def adapter_config(method):
     return factories[method]()
 
 
-def build_classifier(quick, seed):
+def build_classifier(quick, seed, shapes=None):
     """A `MeanPooledTextClassifier` (2 classes, no preprocessor) on a fresh backbone.
 
     Args:
         quick: bool. A tiny random `BertBackbone` instead of MiniLM-L6.
         seed: int. Seeds Keras before anything is created.
+        shapes: optional dict of `ExactGeluBertBackbone` arguments (e.g.
+            `MINILM_SHAPES`): a backbone of these shapes with random weights
+            instead of the pretrained checkpoint.
 
     Returns:
         A tuple `(classifier, backbone)`.
@@ -132,24 +145,26 @@ def build_classifier(quick, seed):
     import keras_hub
 
     from keras_adapters.assets import load_backbone_preset
-    from keras_adapters.models import MeanPooledTextClassifier
+    from keras_adapters.models import ExactGeluBertBackbone, MeanPooledTextClassifier
 
     keras.utils.set_random_seed(seed)
     if quick:
         backbone = keras_hub.models.BertBackbone(**QUICK_BACKBONE)
+    elif shapes is not None:
+        backbone = ExactGeluBertBackbone(**shapes)
     else:
         backbone, _ = load_backbone_preset(REAL_PRESET)
     classifier = MeanPooledTextClassifier(backbone, num_classes=2, preprocessor=None)
     return classifier, backbone
 
 
-def build_training_model(method, quick, seed):
+def build_training_model(method, quick, seed, shapes=None):
     """The classifier of a training method, with the right weights trainable."""
     import keras
 
     import keras_adapters
 
-    model, backbone = build_classifier(quick, seed)
+    model, backbone = build_classifier(quick, seed, shapes)
     keras.utils.set_random_seed(seed + 1)
     if method == "full":
         model.trainable = True

@@ -21,6 +21,7 @@ callback or progress bar in the measured time. Inference uses
 """
 
 import math
+import os
 import resource
 import statistics
 import sys
@@ -120,6 +121,56 @@ def measure_training(method, xla, options):
         "trainable_params": count_parameters(model.trainable_weights),
         "total_params": count_parameters(model.weights),
         "rss_built_mib": rss_built,
+        **timing,
+    }
+
+
+def set_tensorflow_threads(threads):
+    """Pins TensorFlow's intra- and inter-op thread pools (XLA's CPU runtime included)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def measure_random_training(method, options):
+    """Training step times of `method` on a BERT of `options["shapes"]` with random weights.
+
+    Used by the peer and efficiency benchmarks: `options` holds `threads`,
+    `seed`, `batch_size`, `sequence_length`, `steps`, `warmup`, `shapes`
+    (`bench_configs.MINILM_SHAPES`) and optionally `xla` (default on). The
+    model is compiled with AdamW, sparse cross-entropy and no metrics; a step
+    is one `train_on_batch` on the seeded batch of `bench_configs.make_batch`.
+    """
+    set_tensorflow_threads(options["threads"])
+    import keras
+
+    import keras_adapters
+
+    start = time.perf_counter()
+    model = bench_configs.build_training_model(
+        method, False, options["seed"], shapes=options["shapes"]
+    )
+    build_s = time.perf_counter() - start
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=None,
+        jit_compile=options.get("xla", True),
+    )
+    inputs, labels = _batch_tensors(model, options)
+    timing = time_calls(
+        lambda: model.train_on_batch(inputs, labels), options["steps"], options["warmup"]
+    )
+    return {
+        "library": "keras-adapters",
+        "method": method,
+        "package": os.path.dirname(keras_adapters.__file__),
+        "build_s": build_s,
+        "trainable_params": count_parameters(model.trainable_weights),
+        "total_params": count_parameters(model.weights),
+        "threads": options["threads"],
+        "peak_rss_mib": peak_rss_mib(),
         **timing,
     }
 

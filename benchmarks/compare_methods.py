@@ -22,7 +22,18 @@ import platform
 import subprocess
 import sys
 
-METHODS = ("lora", "pfeiffer", "houlsby", "parallel", "prefix", "full")
+METHODS = (
+    "lora",
+    "dora",
+    "adalora",
+    "ia3",
+    "pfeiffer",
+    "houlsby",
+    "parallel",
+    "prefix",
+    "mam",
+    "full",
+)
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SECTION = "## Latest results"
 CAUSAL_SECTION = "## Latest results: causal LM"
@@ -143,11 +154,22 @@ def main(argv=None):
     )
     parser.add_argument("--runs-dir", default=str(ROOT / "runs" / "compare"))
     parser.add_argument("--output", default=str(ROOT / "docs" / "results.md"))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the methods already in RUNS_DIR/TASK/results.json (resume an interrupted run)",
+    )
     args, extra = parser.parse_known_args(argv)
     runs_dir = pathlib.Path(args.runs_dir) / args.task
     extra = ["--task", args.task, *extra]
-    results = {m: run_method(m, runs_dir, extra) for m in args.methods.split(",")}
-    (runs_dir / "results.json").write_text(json.dumps(results, indent=2))
+    saved = runs_dir / "results.json"
+    results = json.loads(saved.read_text()) if args.reuse and saved.exists() else {}
+    for method in args.methods.split(","):
+        if method not in results:
+            results[method] = run_method(method, runs_dir, extra)
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(results, indent=2))  # an interrupted run keeps its methods
+    results = {m: results[m] for m in args.methods.split(",")}
     causal = args.task == "causal-lm"
     section = render_causal(results) if causal else render(results)
     print(section)

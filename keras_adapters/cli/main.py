@@ -39,7 +39,7 @@ def main(argv=None):
     try:
         return args.run(args)
     except (ValueError, FileExistsError, FileNotFoundError) as error:
-        print(f"keras-adapters {args.command}: error: {error}", file=sys.stderr)
+        print(f"keras-adapters {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"keras-adapters {args.command}: interrupted; nothing was written.", file=sys.stderr)
@@ -51,6 +51,14 @@ def main(argv=None):
             print(f"keras-adapters {args.command}: error: {error}", file=sys.stderr)
             return 1
         raise
+
+
+def one_line(error):
+    """The message of `error` on one line: further lines joined with "; "."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return " ".join(lines[:1] + ["; ".join(lines[1:])]).strip()
 
 
 if __name__ == "__main__":

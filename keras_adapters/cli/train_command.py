@@ -226,8 +226,7 @@ def _train(args, config, output_dir, learning_rate):
     train = _bucketed(data.train, num_train, preprocessor, args.batch_size, args.seed, shuffle=True)
     validation = _bucketed(data.validation, None, preprocessor, 64, args.seed)
     test = _bucketed(data.test, None, preprocessor, 64, args.seed)
-    # Length groups make the batch count depend on the lengths: count it once.
-    steps = int(train.reduce(0, lambda count, _: count + 1)) * args.epochs
+    steps = int(train.cardinality()) * args.epochs
     config = with_schedule(config, steps)
     if config is None:
         trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
@@ -245,6 +244,7 @@ def _train(args, config, output_dir, learning_rate):
         loss=keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight"
         ),
+        metrics=[],  # the task's default accuracy would count the zero-weight padding rows
         weighted_metrics=["accuracy"],
         jit_compile=args.xla,
     )
@@ -336,10 +336,12 @@ def _train(args, config, output_dir, learning_rate):
 
 def _bucketed(split, limit, preprocessor, batch_size, seed, shuffle=False):
     """Batches of similar-length texts, padded to a multiple of 16, every batch full-size."""
+    import tensorflow as tf
+
     from keras_adapters.data import length_bucketed_dataset
 
     count = len(split.texts) if limit is None else limit
-    return length_bucketed_dataset(
+    dataset = length_bucketed_dataset(
         split.texts[:count],
         split.labels[:count],
         preprocessor,
@@ -349,6 +351,10 @@ def _bucketed(split, limit, preprocessor, batch_size, seed, shuffle=False):
         width_multiple=WIDTH_MULTIPLE,
         full_batches=True,
     )
+    # Length groups make the batch count depend on the lengths: count it once,
+    # so progress bars and the schedule know the length of an epoch.
+    batches = int(dataset.reduce(0, lambda total, *_: total + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def _export_and_verify(model, data, path, atol):

@@ -5,7 +5,12 @@ received, and what would be valid. Checks run in constructors, before any
 model state is touched.
 """
 
+import math
 import numbers
+import random
+import re
+
+import keras
 
 ACTIVATIONS = ("relu", "gelu", "gelu_approximate", "swish", "silu", "tanh", "sigmoid", "linear")
 
@@ -21,9 +26,16 @@ def check_optional_positive_int(name, value):
 
 
 def check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"`{name}` must be a number > 0. Received: {name}={value!r}")
-    return float(value)
+    """A finite number > 0, as a float (infinity would turn a zero update into NaN)."""
+    number = math.nan
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond the float range
+            number = math.inf
+    if not 0 < number < math.inf:
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r:.80}")
+    return number
 
 
 def check_non_negative_int(name, value):
@@ -65,6 +77,28 @@ def check_activation(name, value):
     return value
 
 
+def check_initializer(name, value):
+    """The name of a built-in Keras initializer (a string, as configs are JSON).
+
+    A dict would be deserialized by Keras, which may import the module it
+    names; configs come from files, so only names are accepted.
+    """
+    if isinstance(value, str) and value:
+        state = random.getstate()  # an unseeded Keras initializer draws its seed from `random`
+        try:
+            keras.initializers.get(value)
+        except (ValueError, TypeError):
+            pass
+        else:
+            return value
+        finally:
+            random.setstate(state)
+    raise ValueError(
+        f"`{name}` must be the name of a Keras initializer, e.g. 'he_uniform', "
+        f"'glorot_uniform', 'zeros'. Received: {name}={value!r:.80}"
+    )
+
+
 def check_adapter_name(value):
     """Adapter names key attributes and file entries, so they must be identifiers."""
     if not isinstance(value, str) or not value.isidentifier():
@@ -82,6 +116,13 @@ def check_patterns(name, value, allow_none=True):
     if isinstance(value, str):
         if not value:
             raise ValueError(f"`{name}` must not be an empty string. Received: {name}={value!r}")
+        try:
+            re.compile(value)
+        except (re.error, OverflowError, RecursionError) as error:
+            raise ValueError(
+                f"`{name}` is a string, so a regex (full match on `layer.path`), but it does not "
+                f"compile: {error}. Received: {name}={value!r:.80}"
+            ) from None
         return value
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
         return tuple(value)

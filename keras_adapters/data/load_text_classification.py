@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from keras_adapters.data.encode_labels import check_label_names, encode_labels
-from keras_adapters.data.read_labelled_file import read_labelled_file
+from keras_adapters.data.read_labelled_file import read_labelled_rows
 from keras_adapters.data.read_rotten_tomatoes import read_rotten_tomatoes
 from keras_adapters.data.read_tfds import read_tfds
 from keras_adapters.data.split import (
@@ -140,15 +140,20 @@ def load_text_classification(
                 f"{label_names!r}"
             )
         ids, names = encode_labels(labels, names or preset_names)
+        lines, skipped = None, 0
     else:
-        texts, labels = read_labelled_file(value, text_column, label_column)
+        rows = read_labelled_rows(value, text_column, label_column)
+        texts, lines, skipped = rows.texts, rows.lines, rows.num_empty_rows
         description = f"file:{os.path.abspath(value)}"
-        ids, names = encode_labels(labels, names)
+        ids, names = encode_labels(rows.labels, names)
     _check_not_empty(texts, source)
     result = deduplicated_split(texts, ids, validation_fraction, test_fraction, seed)
     splits = {name: getattr(result, name) for name in SPLIT_NAMES}
-    counts = vars(result)
+    counts = dict(vars(result))
+    counts["num_rows"] += skipped
+    counts["num_empty_rows"] += skipped
     _check_splits(splits, counts["num_rows"], source, hints)
+    _check_labels(splits, names, source, _lines_by_label(lines, ids))
     return TextClassificationData(
         **splits,
         label_names=names,
@@ -240,6 +245,7 @@ def _from_tfds(
             f"{overlap:,} training rows were dropped because their text is also in the test split."
         )
     _check_splits(splits, num_rows, source, hints)
+    _check_labels(splits, names, source)
     return TextClassificationData(**splits, label_names=names, source=source, notes=notes)
 
 
@@ -283,6 +289,46 @@ def _check_splits(splits, num_rows, source, hints):
                 f"The {name} split is empty ({kept:,} distinct texts in "
                 f"all). {hints[name]} Received: source={source!r}"
             )
+
+
+def _lines_by_label(lines, ids):
+    if lines is None:
+        return None
+    found = {}
+    for line, label in zip(lines, ids):
+        found.setdefault(int(label), []).append(line)
+    return found
+
+
+def _check_labels(splits, names, source, lines_by_label=None):
+    """At least two labels, and every label of the data has training examples."""
+    present = set()
+    for split in splits.values():
+        present.update(int(label) for label in np.unique(split.labels))
+    if len(present) < 2:
+        only = ", ".join(repr(names[label]) for label in sorted(present))
+        raise ValueError(
+            f"Every kept text has the label {only}; a classifier needs at least two labels. "
+            f"Received: source={source!r}"
+        )
+    trained = {int(label) for label in np.unique(splits["train"].labels)}
+    untrained = sorted(present - trained)
+    if not untrained:
+        return
+    described = []
+    for label in untrained[:5]:
+        where = ""
+        if lines_by_label:
+            lines = lines_by_label.get(label, [])
+            where = f" (line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:5]))}"
+            where += ", ...)" if len(lines) > 5 else ")"
+        described.append(f"{names[label]!r}{where}")
+    raise ValueError(
+        f"The labels {', '.join(described)} have no example in the train split: their few "
+        "texts all fell in validation or test, so the model could never learn them. Add "
+        "examples of these labels, or remove their rows (the split is fixed by the text and "
+        f"`seed`). Received: source={source!r}"
+    )
 
 
 def _fraction_hints(validation_fraction, test_fraction):

@@ -74,3 +74,29 @@ def only_active(model, adapter_names):
     finally:
         for wrapper, active_adapters in previous:
             wrapper.active_adapters = active_adapters
+
+
+@contextlib.contextmanager
+def base_with_replaced_layers(model, replacements):
+    """Runs the base model (no adapter active) with some sublayers replaced, for the block.
+
+    Args:
+        model: the model.
+        replacements: `[(owner, attribute, layer)]`: `layer` stands in for
+            `owner.<attribute>`. It is set without Keras' tracking, so the
+            model's layers and variables stay as they are, and the original
+            is put back on exit, also when the block raises. A wrapper
+            (`attribute == "base_layer"`) with no active adapter calls
+            whatever stands there.
+    """
+    view = only_active(model, ()) if get_state(model) is not None else contextlib.nullcontext()
+    originals = []
+    with view:
+        try:
+            for owner, attribute, layer in replacements:
+                originals.append((owner, attribute, getattr(owner, attribute)))
+                object.__setattr__(owner, attribute, layer)
+            yield
+        finally:
+            for owner, attribute, original in reversed(originals):
+                object.__setattr__(owner, attribute, original)

@@ -55,8 +55,8 @@ def config_from_dict(config):
     ```
     """
     method = config.get("method") if isinstance(config, dict) else None
-    if method not in _METHODS:
+    if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(
-            f"Unknown adapter method {method!r}. Valid methods: {', '.join(_METHODS)}."
+            f"Unknown adapter method {method!r:.80}. Valid methods: {', '.join(_METHODS)}."
         )
     return _METHODS[method].config_class.from_config(config)

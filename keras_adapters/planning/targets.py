@@ -74,7 +74,10 @@ def find_targets(context, config, is_capable):
         block = context.blocks[index]
         slot_ids = block_slot_ids(context, block)
         for owner, attribute, layer in walk(block):
-            if isinstance(layer, (AdapterWrapper, LayerChain)) or layer.path is None:
+            if isinstance(layer, (AdapterWrapper, LayerChain)):
+                continue
+            if layer.path is None:  # no weights (dropout, softmax): only a named slot selects it
+                _refuse_weightless_slot(layer, config, targets, exclude, slot_ids, spec)
                 continue
             if is_capable(layer):
                 available.append(layer.path)
@@ -90,6 +93,20 @@ def find_targets(context, config, is_capable):
         ]
         raise no_match_error("targets", config.targets, available, outside, spec)
     return candidates
+
+
+def _refuse_weightless_slot(layer, config, targets, exclude, slot_ids, spec):
+    """A slot named in `targets` whose layer holds no weights is an error, never skipped."""
+    if not matches(None, targets, slot_ids, id(layer)) or matches(
+        None, exclude, slot_ids, id(layer)
+    ):
+        return
+    slot = next(s for s in targets if s in SLOTS and id(layer) in slot_ids.get(s, ()))
+    raise ValueError(
+        f"`targets` names the slot {slot!r}, which in {spec.name} blocks is a "
+        f"{type(layer).__name__} without weights: there is nothing to adapt. Remove it from "
+        f"`targets`. Received: targets={describe(config.targets)}"
+    )
 
 
 def block_slot_ids(context, block):

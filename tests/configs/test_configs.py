@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 import keras_adapters
@@ -43,9 +45,19 @@ def test_lora_scale(rank, alpha, rslora, expected):
         (keras_adapters.LoraConfig, {"dropout": 1.0}, "dropout=1.0"),
         (keras_adapters.LoraConfig, {"dropout": -0.1}, "dropout=-0.1"),
         (keras_adapters.LoraConfig, {"alpha": 0}, "alpha=0"),
+        (keras_adapters.LoraConfig, {"alpha": float("inf")}, "alpha=inf"),
+        (keras_adapters.HoulsbyConfig, {"scaling": float("inf")}, "scaling=inf"),
         (keras_adapters.LoraConfig, {"targets": []}, "targets=[]"),
+        (keras_adapters.LoraConfig, {"targets": "(query"}, "targets='(query'"),
+        (keras_adapters.IA3Config, {"modules_to_save": "a{2,1}"}, "modules_to_save='a{2,1}'"),
         (keras_adapters.LoraConfig, {"layers": "all"}, "layers='all'"),
         (keras_adapters.DoraConfig, {"rank": 0}, "rank=0"),
+        (keras_adapters.LoraConfig, {"a_initializer": "nope"}, "a_initializer='nope'"),
+        (
+            keras_adapters.DoraConfig,
+            {"a_initializer": {"class_name": "Zeros", "config": {}}},
+            "a_initializer={'class_name'",
+        ),
         (keras_adapters.IA3Config, {"feedforward": ""}, "feedforward=''"),
         (keras_adapters.HoulsbyConfig, {"activation": "softplus"}, "activation='softplus'"),
         (keras_adapters.PfeifferConfig, {"bottleneck_dim": 0}, "bottleneck_dim=0"),
@@ -68,8 +80,10 @@ def test_bottleneck_width_checked_against_hidden_size():
 
 
 def test_unknown_method_and_fields():
-    with pytest.raises(ValueError, match="Unknown adapter method 'adalora'"):
-        config_from_dict({"method": "adalora"})
+    with pytest.raises(ValueError, match="Unknown adapter method 'loha'"):
+        config_from_dict({"method": "loha"})
+    with pytest.raises(ValueError, match=r"Unknown adapter method \[\]"):  # unhashable
+        config_from_dict({"method": []})
     with pytest.raises(ValueError, match="Unknown fields for LoraConfig: \\['rnak'\\]"):
         config_from_dict({"method": "lora", "rnak": 4})
 
@@ -77,3 +91,10 @@ def test_unknown_method_and_fields():
 def test_configs_are_keyword_only():
     with pytest.raises(TypeError):
         keras_adapters.LoraConfig(8)
+
+
+def test_building_a_config_leaves_the_random_state_alone():
+    # Checking `a_initializer` builds a Keras initializer, which seeds itself from `random`.
+    state = random.getstate()
+    keras_adapters.LoraConfig(a_initializer="he_uniform")
+    assert random.getstate() == state

@@ -254,10 +254,10 @@ def test_file_errors(write_csv, write_jsonl, tmp_path):
 
 def test_empty_data_and_empty_splits(write_csv):
     header_only = write_csv("empty.csv", ["text", "label"], [])
-    with pytest.raises(ValueError, match="no labelled text"):
+    with pytest.raises(ValueError, match="has a header .* but no data rows"):
         load_text_classification(str(header_only))
     blanks = write_csv("blank.csv", ["text", "label"], [["  ", "a"], ["", "b"]])
-    with pytest.raises(ValueError, match="No text is left"):
+    with pytest.raises(ValueError, match="has 2 data rows, and the text of every one is empty"):
         load_text_classification(str(blanks))
     conflicts = write_csv("c.csv", ["text", "label"], [["same", "a"], ["SAME", "b"]])
     with pytest.raises(ValueError, match="conflicting labels"):

@@ -93,7 +93,7 @@ def test_inconsistent_csv_labels(write_csv, rows, match):
 def test_short_csv_row(tmp_path):
     path = tmp_path / "short.csv"
     path.write_text("text,label\nonly text\n")
-    with pytest.raises(ValueError, match="Line 2 .*fewer fields"):
+    with pytest.raises(ValueError, match="Line 2 .*1 field, fewer fields than the header"):
         read_labelled_file(path, "text", "label")
 
 

@@ -98,6 +98,11 @@ def _assert_unchanged(model, before_weights, before_class):
         ),
         (_lora(["pooled_dense"]), "a", "nodes of a functional graph"),
         (_lora(["ffn_norm"]), "a", "LoRA supports keras.layers.EinsumDense.*LayerNormalization"),
+        (  # a slot without weights is refused even next to a slot LoRA can adapt
+            _lora(["ffn_intermediate", "attention_residual"]),
+            "a",
+            "names the slot 'attention_residual', which in BertBackbone blocks is a Dropout",
+        ),
         (_lora(["query"], layers=[5]), "a", r"Received: layers=\[5\]"),
         (
             _lora(["query"], modules_to_save=["no_head"]),

@@ -165,6 +165,6 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
     (tmp_path / "a" / "adapter_weights.safetensors").write_bytes(b"not a safetensors file")
     target = make_classifier()
     snapshot = _snapshot(target)
-    with pytest.raises(ValueError, match="Cannot read the adapter weights"):
+    with pytest.raises(ValueError, match="Cannot read the safetensors file"):
         keras_adapters.load_adapter(target, tmp_path / "a")
     _assert_same(target, snapshot)

@@ -33,125 +33,21 @@ import math
 
 import numpy as np
 
-from tests.support.kernel_layouts import as_matrix
+from tests.support.decoder_block_weights import read_block_weights
+from tests.support.numpy_primitives import (
+    ACTIVATIONS,
+    attention,
+    bottleneck,
+    gelu_tanh,
+    inverse_frequencies,
+    layer_norm,
+    llama31_inverse_frequencies,
+    rms_norm,
+    rotary,
+    silu,
+)
 
-# --------------------------------------------------------------------------- primitives
-
-
-def layer_norm(x, gamma, beta, epsilon):
-    mean = x.mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(x.var(-1, keepdims=True) + epsilon) * gamma + beta
-
-
-def rms_norm(x, scale, epsilon, offset=0.0):
-    """`x / rms(x) * (offset + scale)`; Gemma stores `w` and multiplies by `1 + w`."""
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + epsilon) * (offset + scale)
-
-
-def gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
-
-
-def gelu_exact(x):
-    return 0.5 * x * (1 + np.vectorize(math.erf)(x / np.sqrt(2)))
-
-
-def silu(x):
-    return x / (1 + np.exp(-x))
-
-
-ACTIVATIONS = {
-    "relu": lambda x: np.maximum(x, 0),
-    "swish": silu,
-    "silu": silu,
-    "gelu": gelu_exact,
-    "gelu_tanh": gelu_tanh,
-    "tanh": np.tanh,
-}
-
-
-def softmax(x):
-    x = x - x.max(-1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(-1, keepdims=True)
-
-
-def bottleneck(z, w, activation, scaling):
-    """`scaling * (act(z W_down + b_down) W_up + b_up)`."""
-    hidden = ACTIVATIONS[activation](z @ w["down_kernel"] + w["down_bias"])
-    return scaling * (hidden @ w["up_kernel"] + w["up_bias"])
-
-
-def inverse_frequencies(dim, base):
-    """`base ** (-2i / dim)` for `i < dim / 2` (Su et al. 2021)."""
-    return base ** (-np.arange(0, dim, 2, dtype="float64") / dim)
-
-
-def llama31_inverse_frequencies(dim, base, factor, low_freq_factor, high_freq_factor, context):
-    """Llama 3.1's rotary: long wavelengths divided by `factor`, a smooth band between."""
-    inverse = inverse_frequencies(dim, base)
-    wavelength = 2 * np.pi / inverse
-    low_freq_wavelength = context / low_freq_factor
-    high_freq_wavelength = context / high_freq_factor
-    smooth = (context / wavelength - low_freq_factor) / (high_freq_factor - low_freq_factor)
-    smoothed = (1 - smooth) * inverse / factor + smooth * inverse
-    return np.where(
-        wavelength > low_freq_wavelength,
-        inverse / factor,
-        np.where(wavelength < high_freq_wavelength, inverse, smoothed),
-    )
-
-
-def rotary(x, inverse_frequency, attention_factor=1.0):
-    """Rotary embedding of `x` `[B, T, heads, dim]` at positions `0..T-1`, on (i, i + dim/2) pairs.
-
-    Only the first `2 * len(inverse_frequency)` features rotate (GPT-NeoX's
-    partial rotary); Phi-3's LongRoPE also scales cos and sin by
-    `attention_factor`.
-    """
-    rotary_dim = 2 * len(inverse_frequency)
-    rotated, passed = x[..., :rotary_dim], x[..., rotary_dim:]
-    angles = np.arange(x.shape[1], dtype="float64")[:, None] * inverse_frequency
-    angles = np.concatenate([angles, angles], axis=-1)[None, :, None, :]
-    cos, sin = np.cos(angles) * attention_factor, np.sin(angles) * attention_factor
-    half = rotary_dim // 2
-    rotate_half = np.concatenate([-rotated[..., half:], rotated[..., :half]], axis=-1)
-    return np.concatenate([rotated * cos + rotate_half * sin, passed], axis=-1)
-
-
-def attention(q, k, v, padding_mask, scale, window=None, soft_cap=None, prefix=None):
-    """Causal grouped-query attention.
-
-    Args:
-        q: `[B, T, heads, D]`; k, v: `[B, T, kv_heads, D]` (after rotary).
-        padding_mask: `[B, T]`, 1 for real tokens.
-        scale: factor on the logits.
-        window: query `t` sees keys `s` with `t - window < s <= t`.
-        soft_cap: logits become `cap * tanh(logits / cap)`.
-        prefix: `(keys, values)`, each `[P, kv_heads, D]`, seen by every query.
-
-    Returns:
-        `[B, T, heads * D]`.
-    """
-    batch, length, heads, _ = q.shape
-    visible = np.tril(np.ones((length, length), bool))[None] & padding_mask.astype(bool)[:, None]
-    if window is not None:
-        t, s = np.arange(length)[:, None], np.arange(length)[None, :]
-        visible = visible & (t - s < window)[None]
-    if prefix is not None:
-        keys, values = prefix
-        k = np.concatenate([np.broadcast_to(keys, (batch,) + keys.shape), k], axis=1)
-        v = np.concatenate([np.broadcast_to(values, (batch,) + values.shape), v], axis=1)
-        visible = np.concatenate([np.ones((batch, length, len(keys)), bool), visible], axis=-1)
-    group = heads // k.shape[2]
-    k, v = np.repeat(k, group, axis=2), np.repeat(v, group, axis=2)
-    logits = np.einsum("bthd,bshd->bhts", q, k) * scale
-    if soft_cap is not None:
-        logits = soft_cap * np.tanh(logits / soft_cap)
-    logits = np.where(visible[:, None], logits, -1e30)
-    out = np.einsum("bhts,bshd->bthd", softmax(logits), v)
-    return out.reshape(batch, length, -1)
-
+__all__ = ["block", "block_hparams", "read_block_weights"]
 
 # --------------------------------------------------------------------------- adapters
 
@@ -413,113 +309,3 @@ def block_hparams(family, config, index):
     elif family == "qwen3":
         hp["window"] = config.get("sliding_window_size", 32768)
     return hp
-
-
-# --------------------------------------------------------------------------- reading Keras blocks
-
-# slot -> attribute path in the block, per block layout. Norms are read as
-# `{"scale"}` or `{"gamma", "beta"}`.
-_TRANSFORMER_DECODER = {
-    "query": "_self_attention_layer._query_dense",
-    "key": "_self_attention_layer._key_dense",
-    "value": "_self_attention_layer._value_dense",
-    "attention_output": "_self_attention_layer._output_dense",
-    "attention_norm": "_self_attention_layer_norm",
-    "ffn_intermediate": "_feedforward_intermediate_dense",
-    "ffn_output": "_feedforward_output_dense",
-    "ffn_norm": "_feedforward_layer_norm",
-}
-_GPT_NEO_X = {
-    "query_key_value": "_self_attention_layer._qkv_dense",
-    "attention_output": "_self_attention_layer._output_dense",
-    "attention_norm": "_self_attention_layer_norm",
-    "ffn_intermediate": "_feedforward_intermediate_dense",
-    "ffn_output": "_feedforward_output_dense",
-    "ffn_norm": "_feedforward_layer_norm",
-}
-_LLAMA = {
-    "query": "_self_attention_layer._query_dense",
-    "key": "_self_attention_layer._key_dense",
-    "value": "_self_attention_layer._value_dense",
-    "query_norm": "_self_attention_layer._query_dense_layer_norm",
-    "key_norm": "_self_attention_layer._key_dense_layer_norm",
-    "attention_output": "_self_attention_layer._output_dense",
-    "attention_norm": "_self_attention_layernorm",
-    "ffn_gate": "_feedforward_gate_dense",
-    "ffn_intermediate": "_feedforward_intermediate_dense",
-    "ffn_output": "_feedforward_output_dense",
-    "ffn_norm": "_feedforward_layernorm",
-}
-_PHI3 = {
-    "query": "attention.query_dense",
-    "key": "attention.key_dense",
-    "value": "attention.value_dense",
-    "attention_output": "attention.output_dense",
-    "attention_norm": "pre_attention_layernorm",
-    "ffn_gate": "feedforward_gate_dense",
-    "ffn_intermediate": "feedforward_intermediate_dense",
-    "ffn_output": "feedforward_output_dense",
-    "ffn_norm": "post_attention_layernorm",
-}
-_GEMMA = {
-    "query": "attention.query_dense",
-    "key": "attention.key_dense",
-    "value": "attention.value_dense",
-    "query_norm": "attention.query_norm",
-    "key_norm": "attention.key_norm",
-    "attention_output": "attention.output_dense",
-    "attention_norm": "pre_attention_norm",
-    "post_attention_norm": "post_attention_norm",
-    "ffn_gate": "gating_ffw",
-    "ffn_intermediate": "gating_ffw_2",
-    "ffn_output": "ffw_linear",
-    "ffn_norm": "pre_ffw_norm",
-    "post_ffw_norm": "post_ffw_norm",
-}
-BLOCK_LAYOUTS = {
-    "gpt2": _TRANSFORMER_DECODER,
-    "opt": _TRANSFORMER_DECODER,
-    "gpt_neo_x": _GPT_NEO_X,
-    "llama": _LLAMA,
-    "llama3": _LLAMA,
-    "mistral": _LLAMA,
-    "qwen": _LLAMA,
-    "qwen3": _LLAMA,
-    "phi3": _PHI3,
-    "gemma": _GEMMA,
-    "gemma3": _GEMMA,
-}
-
-
-def read_block_weights(family, block):
-    """Base weights of an unadapted KerasHub block as `{slot: {"kernel"/"bias"/"scale"/...}}`.
-
-    Kernels become matrices `[in features, out features]`, features
-    flattened in the order of the layer's input and output tensors; each
-    projection also records its layer's `path` and einsum `equation` (to
-    find and read its LoRA factors).
-    """
-    weights = {}
-    for slot, path in BLOCK_LAYOUTS[family].items():
-        layer = block
-        for attribute in path.split("."):
-            layer = getattr(layer, attribute, None)
-        if layer is None or (slot.startswith("post_") and not _used_post_norm(block, slot)):
-            continue
-        if hasattr(layer, "kernel"):
-            kernel = np.asarray(layer.kernel.numpy(), "float64")
-            bias = getattr(layer, "bias", None)
-            equation = getattr(layer, "equation", None)
-            weights[slot] = {
-                "kernel": as_matrix(kernel, equation),
-                "bias": None if bias is None else np.asarray(bias.numpy(), "float64").reshape(-1),
-                "equation": equation,
-                "path": layer.path,
-            }
-        else:
-            weights[slot] = {v.name: np.asarray(v.numpy(), "float64") for v in layer.weights}
-    return weights
-
-
-def _used_post_norm(block, slot):
-    return getattr(block, f"use_{slot}", False)

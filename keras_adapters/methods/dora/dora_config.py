@@ -29,7 +29,7 @@ class DoraConfig(LowRankConfig):
             of the backbone spec or path patterns, as for
             `keras_adapters.LoraConfig`; `"all-linear"`: every projection slot.
         exclude: same forms as `targets`; matching layers are skipped.
-        a_initializer: Keras initializer for `A`.
+        a_initializer: the name of a Keras initializer for `A`.
         layers: block indices, or `None` for all blocks.
         modules_to_save: see `keras_adapters.AdapterConfig`.
 

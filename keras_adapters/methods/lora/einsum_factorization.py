@@ -54,6 +54,28 @@ class EinsumFactorization:
             output_equation=self.output_equation.replace("...", named),
         )
 
+    def flat_batch_rank(self):
+        """How many leading input axes the update may flatten into one, or `None`.
+
+        When the input is its batch axes followed by `A`'s input axes (in
+        `A`'s order) and the output is the same batch axes followed by `B`'s
+        axes (in `B`'s order), as for `abc,cde->abde`, `abcd,cde->abe` and
+        `Dense`, the two einsums are two matmuls on the input flattened to
+        `[batch, features]`. Their gradients with respect to `A` and `B` are
+        then one matmul each over every token, instead of one per batch row
+        summed afterwards. Call it on a factorisation without an ellipsis
+        (see `for_input_rank`).
+        """
+        lhs, hidden = self.input_equation.split("->")
+        inputs, a_axes = lhs.split(",")
+        b_axes, outputs = self.output_equation.split(",")[1].split("->")
+        batch = hidden[:-1]
+        if "." in inputs or not batch:
+            return None
+        if inputs == batch + a_axes[:-1] and outputs == batch + b_axes[1:]:
+            return len(batch)
+        return None
+
     def factor_shapes(self, kernel_equation_axes, kernel_shape, rank):
         """Returns the shapes of `A` and `B` for a kernel of `kernel_shape`."""
         size = dict(zip(kernel_equation_axes, kernel_shape))

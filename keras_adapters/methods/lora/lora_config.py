@@ -23,7 +23,7 @@ class LoraConfig(LowRankConfig):
             a path exactly or as a suffix after `/`. `"all-linear"`: every
             projection slot the backbone's spec defines.
         exclude: same forms as `targets`; matching layers are skipped.
-        a_initializer: Keras initializer for `A`.
+        a_initializer: the name of a Keras initializer for `A`.
         layers: block indices, or `None` for all blocks.
         modules_to_save: see `keras_adapters.AdapterConfig`.
 

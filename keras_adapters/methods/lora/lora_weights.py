@@ -76,10 +76,21 @@ class LoraWeights(keras.layers.Layer):
     def low_rank_update(self, inputs, factorization):
         """`scale * (inputs A) B`, the products an `EinsumFactorization` names.
 
-        No dropout here: call the module on `inputs` first for that.
+        No dropout here: call the module on `inputs` first for that. Where
+        the factorisation allows it (`EinsumFactorization.flat_batch_rank`),
+        the products are two matmuls on the flattened input, and the scale
+        multiplies `B` rather than the full-size output.
         """
-        low = ops.einsum(factorization.input_equation, inputs, self.lora_a)
-        return ops.einsum(factorization.output_equation, low, self.lora_b) * self.scale
+        batch_rank = factorization.flat_batch_rank()
+        if batch_rank is None:
+            low = ops.einsum(factorization.input_equation, inputs, self.lora_a)
+            return ops.einsum(factorization.output_equation, low, self.lora_b) * self.scale
+        leading = ops.shape(inputs)[:batch_rank]
+        flat = ops.reshape(inputs, (-1, math.prod(self.a_shape[:-1])))
+        a = ops.reshape(self.lora_a, (-1, self.rank))
+        b = ops.reshape(self.lora_b, (self.rank, -1)) * self.scale
+        outputs = ops.matmul(ops.matmul(flat, a), b)
+        return ops.reshape(outputs, (*leading, *self.b_shape[1:]))
 
     def merged_delta(self, merge_equation):
         """`scale * A B` shaped like the kernel (`merge_equation` builds it), in float32."""

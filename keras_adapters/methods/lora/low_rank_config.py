@@ -28,7 +28,8 @@ class LowRankConfig(AdapterConfig):
             a path exactly or as a suffix after `/`. `"all-linear"`: every
             projection slot the backbone's spec defines.
         exclude: same forms as `targets`; matching layers are skipped.
-        a_initializer: Keras initializer for `A`.
+        a_initializer: the name of a Keras initializer for `A` (e.g.
+            `"he_uniform"`, `"zeros"`).
         layers: block indices, or `None` for all blocks.
         modules_to_save: see `keras_adapters.AdapterConfig`.
     """
@@ -52,6 +53,7 @@ class LowRankConfig(AdapterConfig):
             self, "targets", validation.check_patterns("targets", self.targets, allow_none=False)
         )
         object.__setattr__(self, "exclude", validation.check_patterns("exclude", self.exclude))
+        validation.check_initializer("a_initializer", self.a_initializer)
 
     @property
     def scale(self):

@@ -19,7 +19,7 @@ def test_shares_loras_hyperparameters_not_its_identity():
     "kwargs, message",
     [
         ({"rank": 0}, "`rank` must be a positive integer. Received: rank=0"),
-        ({"alpha": -1}, r"`alpha` must be a number > 0. Received: alpha=-1"),
+        ({"alpha": -1}, r"`alpha` must be a finite number > 0. Received: alpha=-1"),
         ({"dropout": 1.0}, r"`dropout` must be a float in \[0, 1\). Received: dropout=1.0"),
         ({"use_rslora": "yes"}, "`use_rslora` must be a bool. Received: use_rslora='yes'"),
         ({"targets": None}, "Received: targets=None"),

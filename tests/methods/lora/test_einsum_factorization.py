@@ -101,3 +101,27 @@ def test_align_axes_refuses_axes_it_cannot_place(axes, subscripts):
 def test_unsplittable_equation_names_the_method():
     with pytest.raises(ValueError, match="^IA3 needs every kernel axis"):
         factorize_einsum("abc,cd->abcd", method="IA3")
+
+
+# Equations whose update is two matmuls on the flattened input, and the
+# number of leading axes flattened; the others keep the einsums.
+FLAT_BATCH_RANKS = {
+    "abc,cde->abde": 2,
+    "abcd,cde->abe": 2,
+    "bqm,muh->bquh": 2,
+    "btd,ndh->btnh": 2,
+    "btnh,nhd->btd": 2,
+    "...i,io->...o": 2,
+}
+
+
+@pytest.mark.parametrize("equation", FLAT_BATCH_RANKS)
+def test_flat_batch_rank(equation):
+    x_shape, _ = EQUATIONS[equation]
+    f = factorize_einsum(equation).for_input_rank(len(x_shape))
+    assert f.flat_batch_rank() == FLAT_BATCH_RANKS[equation]
+
+
+def test_flat_batch_rank_refuses_reordered_outputs_and_ellipsis():
+    assert factorize_einsum("abc,cde->adbe").flat_batch_rank() is None
+    assert factorize_einsum("...i,io->...o").flat_batch_rank() is None

@@ -62,6 +62,51 @@ def test_einsum_dense_matches_numpy_reference(equation, output_shape, bias_axes,
     np.testing.assert_allclose(layer(x), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "equation, output_shape, x_shape",
+    [
+        ("abc,cde->abde", (None, 2, 3), (2, 4, 5)),  # flattened to matmuls
+        ("abc,cde->adbe", (2, None, 3), (2, 4, 5)),  # heads first: einsums kept
+    ],
+)
+def test_lora_gradients_match_numpy_reference(equation, output_shape, x_shape):
+    import tensorflow as tf
+
+    base = keras.layers.EinsumDense(equation, output_shape=output_shape)
+    base.build(x_shape)
+    layer = LoraEinsumDense(base)
+    m = _attach(layer, "a", rank=2, alpha=3)  # scale 1.5
+    x = RNG.normal(size=x_shape).astype("float32")
+    a, b = m.lora_a.numpy(), m.lora_b.numpy()
+    f = layer.factorization.for_input_rank(3)
+    weights = RNG.normal(size=np.einsum(equation, x, base.kernel.numpy()).shape)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x) * weights.astype("float32"))
+    grad_a, grad_b = tape.gradient(loss, [m.lora_a, m.lora_b])
+    # loss = sum(w * 1.5 (x A) B) + const: both gradients by einsum in float64.
+    inputs_part, low_sub = f.input_equation.split("->")
+    x_sub, a_sub = inputs_part.split(",")
+    b_sub, out_sub = f.output_equation.split(",")[1].split("->")
+    low = np.einsum(f.input_equation, x, a)
+    expected_b = 1.5 * np.einsum(f"{low_sub},{out_sub}->{b_sub}", low, weights)
+    upstream = 1.5 * np.einsum(f"{out_sub},{b_sub}->{low_sub}", weights, b)
+    expected_a = np.einsum(f"{x_sub},{low_sub}->{a_sub}", x, upstream)
+    np.testing.assert_allclose(grad_a, expected_a, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(grad_b, expected_b, rtol=1e-4, atol=1e-4)
+
+
+def test_lora_update_runs_on_unknown_batch_and_length():
+    base = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 3))
+    base.build((None, None, 5))
+    layer = LoraEinsumDense(base)
+    _attach(layer, "a", rank=2)
+    inputs = keras.Input(shape=(None, 5))
+    model = keras.Model(inputs, layer(inputs))
+    x = RNG.normal(size=(3, 7, 5)).astype("float32")
+    np.testing.assert_allclose(model(x), layer(x), atol=1e-6)
+    assert model(x).shape == (3, 7, 2, 3)
+
+
 def test_two_named_adapters_add_and_switch():
     base = _dense()
     layer = LoraDense(base)

@@ -35,7 +35,9 @@ def quantize_base(model, mode="int8", config=None):
     Merging LoRA, DoRA or IA3 into an int8 kernel re-quantises it and
     `keras_adapters.merge_adapters` returns the error; an int4 kernel is never
     merged into. Which layer types Keras can quantise, and which of our
-    methods train on such a base: see docs/scale.md.
+    methods train on such a base: see docs/scale.md. The base must compute in
+    float32 (a mixed-precision model is refused: Keras' quantised layers do
+    not train under it on TensorFlow).
 
     Args:
         model: a model with adapters (`keras_adapters.add_adapter` first).
@@ -69,14 +71,17 @@ def quantize_base(model, mode="int8", config=None):
         )
     layers = frozen_base_layers(model, state)
     _check_wrappers(model, layers, mode)
-    if mode == "int8":
-        float16 = [layer.path for layer in layers if layer.compute_dtype == "float16"]
-        if float16:
-            raise ValueError(
-                "Keras' int8 quantisation does not support float16 compute; "
-                f"layers {float16[:3]} compute in float16. Use the `mixed_bfloat16` "
-                "or `float32` dtype policy."
-            )
+    low = {layer.path: layer.compute_dtype for layer in layers if layer.compute_dtype != "float32"}
+    if low:
+        # Keras' int8 layers (TensorFlow) return a float32 gradient for bfloat16
+        # inputs, which breaks the backward pass; int8 refuses float16 outright.
+        raise ValueError(
+            "`quantize_base` needs base layers that compute in float32: under a mixed "
+            "precision policy Keras' quantised layers do not train (their input gradient "
+            "comes back in the wrong dtype). Build the model with the `float32` dtype "
+            f"policy. Received: layers computing in {sorted(set(low.values()))}, e.g. "
+            f"{list(low)[:3]}"
+        )
     trainable_before = [id(v) for v in model.trainable_weights]
     chosen = {id(layer) for layer in layers}
     after = [

@@ -221,6 +221,11 @@ def test_bad_calls_are_refused_before_anything_changes():
         ValueError, match=r"DoraEinsumDense at .*\('int8',\) only. Received: mode='int4'"
     ):
         keras_adapters.quantize_base(classifier, "int4")
+    mixed = make_classifier(dtype="mixed_bfloat16")
+    keras_adapters.add_adapter(mixed, CONFIGS["lora"], "a", verbose=False)
+    with pytest.raises(ValueError, match=r"compute in float32.*Received: .*\['bfloat16'\]"):
+        keras_adapters.quantize_base(mixed, "int8")
+    assert not any(v.dtype == "int8" for v in mixed.weights)
     keras_adapters.merge_adapters(classifier)
     with pytest.raises(ValueError, match="unmerge_adapters"):
         keras_adapters.quantize_base(classifier, "int8")

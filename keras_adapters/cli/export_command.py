@@ -3,6 +3,12 @@
 import pathlib
 
 from keras_adapters.cli import run_files
+from keras_adapters.cli.quantize_option import (
+    add_quantize_argument,
+    as_exported,
+    check_quantize_argument,
+    quantize_run_model,
+)
 
 
 def add_arguments(parser):
@@ -18,6 +24,7 @@ def add_arguments(parser):
         "unmerged, one signature per adapter; unmerged (causal LMs): adapters as they are",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing SavedModel")
+    add_quantize_argument(parser)
     parser.add_argument("--cache-dir", default=None, help="asset cache directory")
     parser.add_argument(
         "--no-verify", dest="verify", action="store_false", help="skip the fresh-process check"
@@ -39,7 +46,9 @@ def run(args):
         )
     output = pathlib.Path(args.output or pathlib.Path(args.run_dir) / run_files.SAVED_MODEL_DIR)
     check_replaceable(output, args.overwrite, "saved_model.pb", "--output")
+    check_quantize_argument(args.quantize, args.adapters, causal)
     model, config = run_files.load_run_model(args.run_dir, args.cache_dir)
+    quantize_run_model(model, config, args.quantize)
     if causal:
         return _export_causal_lm(model, config, output, args)
     if tagger:
@@ -47,10 +56,16 @@ def run(args):
     export_text_classifier(
         model, output, label_names=config["label_names"], adapters=args.adapters, overwrite=True
     )
-    print(f"Exported {output} ({args.adapters}).")
+    quantized = f", base {args.quantize}" if args.quantize else ""
+    print(f"Exported {output} ({args.adapters}{quantized}).")
     if args.verify:
         texts = ["a gripping, funny and moving film", "dull, predictable and far too long"]
-        expected = model.predict(texts, verbose=0)
+        with as_exported(model, args.adapters, args.quantize) as error:
+            expected = model.predict(texts, verbose=0)
+        if error is not None:
+            print(
+                f"Merging into the {args.quantize} kernels re-rounded them: {error:.2e} relative."
+            )
         verify_saved_model(output, texts, expected_logits=expected, atol=1e-5)
         print("Verified: a fresh TensorFlow process gives the Keras model's logits.")
     return 0

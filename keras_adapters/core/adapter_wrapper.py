@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_adapters.core.dtype_policy import unquantized_policy
 from keras_adapters.core.tracking import unlocked
 from keras_adapters.core.validation import check_adapter_name
 
@@ -17,7 +18,9 @@ class AdapterWrapper(keras.layers.Layer):
     wrapper computes exactly what its base layer computes.
 
     Subclasses implement `call` and, if their modules need shapes that only
-    the base layer knows, `build`.
+    the base layer knows, `build`. A subclass that reads or rewrites its base
+    layer's kernel lists the Keras quantisation modes it can do that for in
+    `quantization_modes` (`None`: it never looks inside the base layer).
 
     Args:
         base_layer: the layer being adapted.
@@ -28,12 +31,14 @@ class AdapterWrapper(keras.layers.Layer):
         **kwargs: forwarded to `keras.layers.Layer`.
     """
 
+    quantization_modes = None
+
     def __init__(self, base_layer, adapters=None, active_adapters=None, location=None, **kwargs):
         if not isinstance(base_layer, keras.layers.Layer):
             raise ValueError(
                 f"`base_layer` must be a Keras layer. Received: base_layer={base_layer!r}"
             )
-        kwargs.setdefault("dtype", base_layer.dtype_policy)
+        kwargs.setdefault("dtype", unquantized_policy(base_layer.dtype_policy))
         kwargs.setdefault("name", f"{base_layer.name}_adapted")
         super().__init__(**kwargs)
         self.base_layer = base_layer
@@ -111,6 +116,15 @@ class AdapterWrapper(keras.layers.Layer):
         for module in self.adapter_modules():
             if not module.built:
                 module.build(input_shape)
+
+    def prepare_base_quantization(self):
+        """Called before the base layer is quantised; returns a callable to run after, or None.
+
+        A method whose weights are tied to the base kernel's values (DoRA's
+        magnitudes are its column norms) uses it to keep its effect relative
+        to the quantised base.
+        """
+        return None
 
     def compute_output_shape(self, input_shape):
         return self.base_layer.compute_output_shape(input_shape)

@@ -15,3 +15,16 @@ def adapter_dtype_policy(base_policy):
     if compute in ("bfloat16", "float16"):
         return keras.dtype_policies.DTypePolicy(f"mixed_{compute}")
     return keras.dtype_policies.DTypePolicy("float32")
+
+
+def unquantized_policy(policy):
+    """`policy` itself, or the policy a Keras-quantised layer computes in.
+
+    A layer quantised by `layer.quantize(mode)` gets the policy
+    `"<mode>_from_<source>"` (e.g. `"int8_from_mixed_bfloat16"`); a wrapper
+    around it must not be quantised itself, so it takes `<source>`.
+    """
+    policy = keras.dtype_policies.get(policy)
+    if policy.quantization_mode is None:
+        return policy
+    return keras.dtype_policies.DTypePolicy(policy.name.rpartition("_from_")[2])

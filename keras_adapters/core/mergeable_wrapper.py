@@ -12,7 +12,12 @@ class MergeableWrapper(AdapterWrapper):
     weights a merge changes. This class keeps the bookkeeping every such
     method shares: which adapters are merged, skipping them in `call`
     (`pending_modules`), merging in order and unmerging in reverse order, and
-    refusing to remove a merged adapter. `keras_adapters.merge_adapters`,
+    refusing to remove a merged adapter. A method whose merge can fail for a
+    reason known in advance (a kernel it cannot rewrite) says so in
+    `check_merge`, which runs for every site before any kernel changes. A
+    merge into a quantised kernel re-quantises it; `merge_adapter` then
+    returns the relative error that added, kept in `merge_errors`.
+    `keras_adapters.merge_adapters`,
     `unmerge_adapters`, the `.keras` round trip and the export views all talk
     to wrappers only through this protocol.
 
@@ -30,6 +35,9 @@ class MergeableWrapper(AdapterWrapper):
     ):
         super().__init__(base_layer, adapters=adapters, active_adapters=active_adapters, **kwargs)
         self.merged_adapters = tuple(merged_adapters)
+        # adapter name -> relative error its last merge or unmerge added to a
+        # quantised kernel (re-quantisation); float kernels add none.
+        self.merge_errors = {}
 
     # === What a mergeable method defines ===
 
@@ -38,12 +46,20 @@ class MergeableWrapper(AdapterWrapper):
         raise NotImplementedError
 
     def merge_adapter(self, name):
-        """Folds adapter `name` into the base weights."""
+        """Folds adapter `name` into the base weights.
+
+        Returns `None`, or the relative error a quantised kernel's
+        re-quantisation added.
+        """
         raise NotImplementedError
 
     def unmerge_adapter(self, name):
-        """Takes adapter `name` back out of the base weights."""
+        """Takes adapter `name` back out of the base weights (returns like `merge_adapter`)."""
         raise NotImplementedError
+
+    def check_merge(self, name):
+        """Raises a `ValueError` if adapter `name` cannot be merged here; changes nothing."""
+        self.get_adapter(name)
 
     # === Shared bookkeeping ===
 
@@ -52,9 +68,9 @@ class MergeableWrapper(AdapterWrapper):
         names = self.active_adapters if names is None else names
         names = [n for n in names if n not in self.merged_adapters]
         for name in names:
-            self.get_adapter(name)  # unknown names raise before anything changes
+            self.check_merge(name)  # unknown or unmergeable names raise before any change
         for name in names:
-            self.merge_adapter(name)
+            self._record_error(name, self.merge_adapter(name))
             self.merged_adapters = self.merged_adapters + (name,)
         return tuple(names)
 
@@ -62,9 +78,15 @@ class MergeableWrapper(AdapterWrapper):
         """Unmerges every merged adapter, last merged first; returns their names."""
         names = self.merged_adapters
         for name in reversed(names):
-            self.unmerge_adapter(name)
+            self._record_error(name, self.unmerge_adapter(name))
             self.merged_adapters = tuple(n for n in self.merged_adapters if n != name)
         return names
+
+    def _record_error(self, name, error):
+        if error is None:
+            self.merge_errors.pop(name, None)
+        else:
+            self.merge_errors[name] = error
 
     def pending_modules(self):
         """Active adapters whose update is not inside the base weights."""

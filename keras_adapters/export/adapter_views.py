@@ -36,21 +36,28 @@ def merged_adapters(model):
         yield ()
         return
     wrappers = [w for _, _, w in ModelContext(model).wrappers() if isinstance(w, MergeableWrapper)]
+    for wrapper in wrappers:  # e.g. an int4 kernel: refuse before any kernel changes
+        for name in wrapper.active_adapters:
+            if name not in wrapper.merged_adapters:
+                wrapper.check_merge(name)
     saved = []
     try:
         for wrapper in wrappers:
             pending = [n for n in wrapper.active_adapters if n not in wrapper.merged_adapters]
             if pending:
                 snapshot = [(v, ops.convert_to_numpy(v)) for v in wrapper.merge_variables()]
-                saved.append((wrapper, wrapper.merged_adapters, snapshot))
+                saved.append(
+                    (wrapper, wrapper.merged_adapters, dict(wrapper.merge_errors), snapshot)
+                )
                 wrapper.merge(pending)
         merged = {name for wrapper in wrappers for name in wrapper.merged_adapters}
         yield tuple(name for name in state.configs if name in merged)
     finally:
-        for wrapper, merged_before, snapshot in reversed(saved):
+        for wrapper, merged_before, errors_before, snapshot in reversed(saved):
             for variable, value in snapshot:
                 variable.assign(value)
             wrapper.merged_adapters = merged_before
+            wrapper.merge_errors = errors_before
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from keras_adapters.injection.adapter_rank import AdapterRank
 from keras_adapters.injection.add_adapter import add_adapter
 from keras_adapters.injection.combine_lora_adapters import combine_lora_adapters
 from keras_adapters.injection.config_for_budget import config_for_budget
+from keras_adapters.injection.gradient_checkpointing import gradient_checkpointing
 from keras_adapters.injection.gradient_hooks import apply_gradient_hooks
 from keras_adapters.injection.lifecycle import (
     delete_adapter,
@@ -16,6 +17,7 @@ from keras_adapters.injection.lifecycle import (
     set_active_adapters,
     unmerge_adapters,
 )
+from keras_adapters.injection.quantize_base import quantize_base
 from keras_adapters.injection.rank_plot import plot_ranks
 from keras_adapters.injection.trainable_report import TrainableReport, trainable_report
 from keras_adapters.injection.training_callbacks import training_callbacks

@@ -5,7 +5,9 @@ import dataclasses
 from keras_adapters.methods.registry import config_from_dict
 
 STATE_ATTRIBUTE = "_keras_adapters_state"
-STATE_FORMAT_VERSION = 2  # 2 added `composition` and `frozen`; 1 is read as parallel, none frozen
+# 2 added `composition` and `frozen` (1 is read as parallel, none frozen);
+# 3 added `quantized` (older versions are read as a float base).
+STATE_FORMAT_VERSION = 3
 COMPOSITIONS = ("parallel", "stack")
 
 
@@ -21,6 +23,9 @@ class AdapterState:
         composition: `"parallel"` (active adapters sharing a site each read
             its input) or `"stack"` (each reads the previous one's output).
         frozen: names of active adapters that are used but not trained.
+        quantized: what `keras_adapters.quantize_base` did, in order: dicts
+            `{"mode", "config", "paths"}` (config serialized or `None`), so a
+            `.keras` file quantises the same layers again when it loads.
         original_trainable: `id(variable)` -> its `trainable` flag before
             the first adapter, to restore when the last one is deleted.
     """
@@ -31,6 +36,7 @@ class AdapterState:
     merged: tuple = ()
     composition: str = "parallel"
     frozen: tuple = ()
+    quantized: tuple = ()
     original_trainable: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -52,6 +58,7 @@ class AdapterState:
             "merged": list(self.merged),
             "composition": self.composition,
             "frozen": list(self.frozen),
+            "quantized": [dict(record) for record in self.quantized],
         }
 
     @staticmethod

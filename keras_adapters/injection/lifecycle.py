@@ -171,6 +171,19 @@ def merge_adapters(model):
     inference costs what the base model costs. Other active methods keep
     running as they are.
 
+    On a base quantised to int8 (`keras_adapters.quantize_base`), merging
+    dequantises each kernel, folds the update in and re-quantises it, which
+    rounds the update: the returned errors say by how much. A kernel
+    quantised to int4 cannot be merged into; that raises a `ValueError`
+    before any kernel changes.
+
+    Returns:
+        `{site: relative error}` for the sites whose kernel was re-quantised:
+        `||W_stored - W_merged|| / ||W_merged||`, where `W_merged` is the
+        dequantised kernel plus the update (what the unmerged model computes
+        with) and `W_stored` what the int8 kernel now holds. Empty for a
+        float base, whose merge is exact to float rounding.
+
     Example:
     ```python
     keras_adapters.merge_adapters(classifier)
@@ -180,27 +193,49 @@ def merge_adapters(model):
     state = require_state(model)
     if not state.enabled:
         raise ValueError("Adapters are disabled; `enable_adapters(model)` before merging.")
+    errors = {}
 
     def change(context, state):
+        wrappers = [w for _, _, w in context.wrappers() if isinstance(w, MergeableWrapper)]
+        for wrapper in wrappers:
+            for name in wrapper.active_adapters:
+                if name not in wrapper.merged_adapters:
+                    wrapper.check_merge(name)
         merged = set()
-        for _, _, wrapper in context.wrappers():
-            if isinstance(wrapper, MergeableWrapper):
-                merged |= set(wrapper.merge())
+        for wrapper in wrappers:
+            names = wrapper.merge()
+            merged |= set(names)
+            errors.update(_errors_of(wrapper, names))
         state.merged = tuple(n for n in state.active if n in merged or n in state.merged)
 
     _update(model, change)
+    return errors
 
 
 def unmerge_adapters(model):
-    """Takes every merged update out of the base weights again."""
+    """Takes every merged update out of the base weights again.
+
+    Returns:
+        `{site: relative error}` of the sites whose int8 kernel was
+        re-quantised (as `keras_adapters.merge_adapters`); a float base comes
+        back exact to float rounding, a quantised one within that error.
+    """
+    errors = {}
 
     def change(context, state):
         for _, _, wrapper in context.wrappers():
             if isinstance(wrapper, MergeableWrapper):
-                wrapper.unmerge()
+                errors.update(_errors_of(wrapper, wrapper.unmerge()))
         state.merged = ()
 
     _update(model, change)
+    return errors
+
+
+def _errors_of(wrapper, names):
+    """`{location: largest re-quantisation error}` of `names` at `wrapper`, if any."""
+    found = [wrapper.merge_errors[n] for n in names if n in wrapper.merge_errors]
+    return {wrapper.location: max(found)} if found else {}
 
 
 def eject_prefix(model, adapter_name):

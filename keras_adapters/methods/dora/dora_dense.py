@@ -44,5 +44,5 @@ class DoraDense(DoraEinsumDense):
             )
         return DENSE_EQUATION
 
-    def _product(self, inputs):
+    def _float_product(self, inputs):
         return ops.matmul(inputs, self.kernel)

@@ -14,6 +14,14 @@ from keras_adapters.methods.lora.einsum_factorization import (
     factorize_einsum,
 )
 from keras_adapters.methods.lora.lora_wrapper import check_base_layer
+from keras_adapters.methods.lora.quantized_kernel import (
+    KERNEL_MODES,
+    assign_float_kernel,
+    float_kernel,
+    kernel_variables,
+    quantization_mode,
+    quantized_product,
+)
 
 MERGE_NORM_PREFIX = "merge_norm_"
 
@@ -45,6 +53,11 @@ class DoraEinsumDense(MergeableWrapper):
     `W = W' * n / m - s A B`, exact to float rounding. A magnitude with a
     zero entry cannot be merged.
 
+    On a base quantised to int8 by Keras, `x W` is the base's own quantised
+    call, the norms use the dequantised kernel, and merging re-quantises
+    (returning the error, see `keras_adapters.merge_adapters`). An int4 base
+    is refused: its kernel is not read back as float here.
+
     Args:
         base_layer: the `keras.layers.EinsumDense` to adapt.
         adapters: dict of name to `keras_adapters.layers.DoraWeights`.
@@ -67,6 +80,7 @@ class DoraEinsumDense(MergeableWrapper):
     """
 
     base_class = keras.layers.EinsumDense
+    quantization_modes = KERNEL_MODES
 
     def __init__(self, base_layer, **kwargs):
         self.check_base(base_layer)
@@ -85,7 +99,7 @@ class DoraEinsumDense(MergeableWrapper):
     @classmethod
     def check_base(cls, base_layer):
         """Raises a `ValueError` unless DoRA can adapt `base_layer`."""
-        check_base_layer(cls.__name__, base_layer, cls.base_class)
+        check_base_layer(cls.__name__, base_layer, cls.base_class, cls.quantization_modes)
         factorize_einsum(cls._equation(base_layer), method="DoRA")
 
     @property
@@ -124,7 +138,7 @@ class DoraEinsumDense(MergeableWrapper):
         equation = cls._equation(base_layer)
         _, axes, _ = equation_operands(equation)
         input_axes = factorize_einsum(equation, method="DoRA").input_axes
-        kernel = ops.cast(base_layer.kernel if kernel is None else kernel, "float32")
+        kernel = float_kernel(base_layer) if kernel is None else ops.cast(kernel, "float32")
         reduced = tuple(axes.index(axis) for axis in input_axes)
         return ops.sqrt(ops.sum(ops.square(kernel), axis=reduced))
 
@@ -177,7 +191,12 @@ class DoraEinsumDense(MergeableWrapper):
         return module
 
     def _product(self, inputs):
-        """`x W`, without bias."""
+        """`x W`, without bias (the base's quantised call if it is quantised)."""
+        if quantization_mode(self.base_layer) is None:
+            return self._float_product(inputs)
+        return quantized_product(self.base_layer, inputs)
+
+    def _float_product(self, inputs):
         return ops.einsum(self.equation, inputs, self.kernel)
 
     def _through(self, inputs, applied, factorization):
@@ -194,7 +213,7 @@ class DoraEinsumDense(MergeableWrapper):
         factorization = self.factorization
         spelled = factorization.for_input_rank(len(inputs.shape))
         _, _, output_axes = equation_operands(self.equation)
-        kernel = ops.cast(self.kernel, "float32")  # W, then W_1, W_2...: for the norms only
+        kernel = float_kernel(self.base_layer)  # W, then W_1, W_2...: for the norms only
         outputs = self._product(inputs)
         applied = []
         for module in modules:
@@ -216,10 +235,27 @@ class DoraEinsumDense(MergeableWrapper):
         activation = self.base_layer.activation
         return activation(outputs) if activation is not None else outputs
 
+    def prepare_base_quantization(self):
+        """Rescales every magnitude by how much quantising the base changes its column norms.
+
+        So an adapter keeps its effect relative to the base: one at its
+        initial value (`m = ||W||`) stays the identity on the quantised base.
+        """
+        before = self.column_norms_for(self.base_layer)
+
+        def rescale():
+            after = self.column_norms_for(self.base_layer)
+            ratio = ops.where(before > 0, after / ops.where(before > 0, before, 1.0), 1.0)
+            for module in self.adapter_modules():
+                module.magnitude.assign(ops.cast(module.magnitude, "float32") * ratio)
+
+        return rescale
+
     # === Merge protocol: W' = m V / ||V|| ===
 
     def merge_variables(self):
-        return [self.kernel] + [getattr(self, MERGE_NORM_PREFIX + n) for n in self.adapter_names]
+        norms = [getattr(self, MERGE_NORM_PREFIX + n) for n in self.adapter_names]
+        return kernel_variables(self.base_layer) + norms
 
     def _direction_delta(self, module):
         return module.merged_delta(self.factorization.merge_equation)
@@ -236,14 +272,14 @@ class DoraEinsumDense(MergeableWrapper):
                 "a merge could not be undone; it stays unmerged. Call "
                 "`keras_adapters.unmerge_adapters(model)` to undo the merges already done."
             )
-        direction = ops.cast(self.kernel, "float32") + self._direction_delta(module)
+        direction = float_kernel(self.base_layer) + self._direction_delta(module)
         ratio, norm = self._ratio(module, direction)
-        self.kernel.assign(self._kernel_scale(ratio) * direction)
         getattr(self, MERGE_NORM_PREFIX + name).assign(norm)
+        return assign_float_kernel(self.base_layer, self._kernel_scale(ratio) * direction)
 
     def unmerge_adapter(self, name):
         module = self.get_adapter(name)
         norm = getattr(self, MERGE_NORM_PREFIX + name)
         ratio = ops.cast(module.magnitude, "float32") / ops.convert_to_tensor(norm)
-        direction = ops.cast(self.kernel, "float32") / self._kernel_scale(ratio)
-        self.kernel.assign(direction - self._direction_delta(module))
+        direction = float_kernel(self.base_layer) / self._kernel_scale(ratio)
+        return assign_float_kernel(self.base_layer, direction - self._direction_delta(module))

@@ -14,6 +14,13 @@ from keras_adapters.methods.lora.einsum_factorization import (
     factorize_einsum,
 )
 from keras_adapters.methods.lora.lora_wrapper import check_base_layer
+from keras_adapters.methods.lora.quantized_kernel import (
+    TRAINABLE_MODES,
+    assign_float_kernel,
+    check_mergeable,
+    float_kernel,
+    kernel_variables,
+)
 from keras_adapters.planning.layer_tree import innermost
 
 
@@ -30,6 +37,11 @@ class IA3EinsumDense(MergeableWrapper):
     Merging is multiplicative and exact to float rounding: `W <- W * l` over
     the output axes and `b <- b * l` (output scaling), or `W <- W * l` over the
     input axes with the bias unchanged (input scaling); unmerging divides.
+
+    On a base quantised by Keras (`int8`, `int4`) the scaling wraps the
+    base's own quantised call; merging into int8 re-quantises the kernel
+    (returning the error, see `keras_adapters.merge_adapters`), and an int4
+    kernel is never merged into.
 
     Output scaling needs a layer without a nonlinear activation inside (else
     `act(z) * l` is no kernel) and a bias over every scaled axis; a vector
@@ -57,6 +69,7 @@ class IA3EinsumDense(MergeableWrapper):
     """
 
     base_class = keras.layers.EinsumDense
+    quantization_modes = TRAINABLE_MODES
 
     def __init__(self, base_layer, **kwargs):
         check_base_layer(type(self).__name__, base_layer, self.base_class)
@@ -174,7 +187,11 @@ class IA3EinsumDense(MergeableWrapper):
 
     def merge_variables(self):
         base = self._merge_target()
-        return [v for v in (base.kernel, base.bias) if v is not None]
+        return kernel_variables(base) + ([base.bias] if base.bias is not None else [])
+
+    def check_merge(self, name):
+        super().check_merge(name)
+        check_mergeable(self._merge_target(), name)
 
     def _kernel_and_bias_scales(self, module):
         base = self._merge_target()
@@ -198,12 +215,12 @@ class IA3EinsumDense(MergeableWrapper):
                 "`keras_adapters.unmerge_adapters(model)` to undo the merges already done."
             )
         base, kernel_scale, bias_scale = self._kernel_and_bias_scales(module)
-        base.kernel.assign(ops.cast(base.kernel, "float32") * kernel_scale)
         if bias_scale is not None:
             base.bias.assign(ops.cast(base.bias, "float32") * bias_scale)
+        return assign_float_kernel(base, float_kernel(base) * kernel_scale)
 
     def unmerge_adapter(self, name):
         base, kernel_scale, bias_scale = self._kernel_and_bias_scales(self.get_adapter(name))
-        base.kernel.assign(ops.cast(base.kernel, "float32") / kernel_scale)
         if bias_scale is not None:
             base.bias.assign(ops.cast(base.bias, "float32") / bias_scale)
+        return assign_float_kernel(base, float_kernel(base) / kernel_scale)

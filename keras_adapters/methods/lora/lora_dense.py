@@ -43,9 +43,5 @@ class LoraDense(LoraEinsumDense):
             )
         return DENSE_EQUATION
 
-    def _preactivation(self, inputs):
-        base = self.base_layer
-        outputs = ops.matmul(inputs, self.kernel)
-        if base.use_bias:
-            outputs = outputs + base.bias
-        return outputs
+    def _product(self, inputs):
+        return ops.matmul(inputs, self.kernel)

@@ -6,6 +6,7 @@ from keras import ops
 from keras_adapters.core.serialization import register
 from keras_adapters.methods.lora.einsum_factorization import factorize_einsum, kernel_axes
 from keras_adapters.methods.lora.lora_wrapper import LoraWrapper
+from keras_adapters.methods.lora.quantized_kernel import quantization_mode, quantized_product
 
 
 @register
@@ -15,6 +16,8 @@ class LoraEinsumDense(LoraWrapper):
     `A` covers the kernel axes contracted with the input and `B` the axes
     written to the output (see `keras_adapters.layers.factorize_einsum`), so
     `y = act(einsum(x, W) + b + scale * einsum(einsum(dropout(x), A), B))`.
+    A base quantised by Keras (`int8`, `int4`) computes `einsum(x, W)` with its
+    own quantised call; `A` and `B` stay float32.
 
     Args:
         base_layer: the `keras.layers.EinsumDense` to adapt.
@@ -63,9 +66,16 @@ class LoraEinsumDense(LoraWrapper):
     def kernel_delta(self, module):
         return module.merged_delta(self.factorization.merge_equation)
 
+    def _product(self, inputs):
+        """`x W` with the float kernel."""
+        return ops.einsum(self._equation(self.base_layer), inputs, self.kernel)
+
     def _preactivation(self, inputs):
         base = self.base_layer
-        outputs = ops.einsum(self._equation(base), inputs, self.kernel)
+        if quantization_mode(base) is None:
+            outputs = self._product(inputs)
+        else:
+            outputs = quantized_product(base, inputs)
         if base.bias is not None:
             outputs = outputs + base.bias
         return outputs

@@ -1,21 +1,29 @@
 """`LoraWrapper`: what LoRA on a Dense, EinsumDense or Embedding shares."""
 
-from keras import ops
-
 from keras_adapters.core.mergeable_wrapper import MergeableWrapper
+from keras_adapters.methods.lora.quantized_kernel import (
+    TRAINABLE_MODES,
+    assign_float_kernel,
+    check_mergeable,
+    check_quantization,
+    float_kernel,
+    kernel_variables,
+)
 
 
-def check_base_layer(wrapper_name, base_layer, base_class):
-    """Raises unless `base_layer` is an unquantized `base_class` without Keras' own LoRA.
+def check_base_layer(wrapper_name, base_layer, base_class, quantization_modes=TRAINABLE_MODES):
+    """Raises unless `base_layer` is a `base_class` adapters can wrap, without Keras' own LoRA.
 
-    Every wrapper that rewrites a projection's kernel (LoRA, DoRA, IA3) needs
-    the plain float kernel, and Keras' built-in LoRA would change it under them.
+    The base may be float or quantised by Keras in one of `quantization_modes`
+    (its kernel frozen; the wrapper reads and rewrites it through
+    `keras_adapters.methods.lora.quantized_kernel`). Keras' built-in LoRA would
+    change the kernel under the wrapper.
     """
-    if not isinstance(base_layer, base_class) or getattr(base_layer, "quantization_mode", None):
+    if not isinstance(base_layer, base_class):
         raise ValueError(
-            f"{wrapper_name} wraps an unquantized `{base_class.__name__}`. "
-            f"Received: base_layer={base_layer!r}"
+            f"{wrapper_name} wraps a `{base_class.__name__}`. Received: base_layer={base_layer!r}"
         )
+    check_quantization(wrapper_name, base_layer, quantization_modes)
     if getattr(base_layer, "lora_enabled", False):
         raise ValueError(
             f"Layer {base_layer.name!r} already has Keras' built-in LoRA enabled; "
@@ -28,8 +36,11 @@ class LoraWrapper(MergeableWrapper):
 
     LoRA's merge is additive: merging adds `scale * A B` (shaped like the
     kernel) to the base kernel in float32 and skips the branch in `call`;
-    unmerging subtracts it again. Subclasses define the kernel, the shapes of
-    `A`/`B` and the products.
+    unmerging subtracts it again. On a base quantised to int8 by Keras the
+    merge dequantises the kernel, adds the update and re-quantises it, and
+    returns the relative error that rounding added (see
+    `keras_adapters.merge_adapters`); an int4 kernel is never merged into.
+    Subclasses define the kernel, the shapes of `A`/`B` and the products.
 
     Args:
         base_layer: the projection to adapt.
@@ -41,9 +52,10 @@ class LoraWrapper(MergeableWrapper):
     """
 
     base_class = None
+    quantization_modes = TRAINABLE_MODES
 
     def __init__(self, base_layer, **kwargs):
-        check_base_layer(type(self).__name__, base_layer, self.base_class)
+        check_base_layer(type(self).__name__, base_layer, self.base_class, self.quantization_modes)
         super().__init__(base_layer, **kwargs)
 
     # === What subclasses define ===
@@ -69,15 +81,19 @@ class LoraWrapper(MergeableWrapper):
     # === Merge protocol: additive ===
 
     def merge_variables(self):
-        return [self.kernel]
+        return kernel_variables(self.base_layer)
+
+    def check_merge(self, name):
+        super().check_merge(name)
+        check_mergeable(self.base_layer, name)
 
     def merge_adapter(self, name):
         delta = self.kernel_delta(self.get_adapter(name))
-        self.kernel.assign(ops.cast(self.kernel, "float32") + delta)
+        return assign_float_kernel(self.base_layer, float_kernel(self.base_layer) + delta)
 
     def unmerge_adapter(self, name):
         delta = self.kernel_delta(self.get_adapter(name))
-        self.kernel.assign(ops.cast(self.kernel, "float32") - delta)
+        return assign_float_kernel(self.base_layer, float_kernel(self.base_layer) - delta)
 
     def add_adapter(self, name, module):
         """Adds a `LoraWeights` module (built here if needed: its shapes are known)."""

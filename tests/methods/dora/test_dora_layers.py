@@ -193,7 +193,7 @@ def test_bad_modules_and_layers_are_refused():
         wrapper.add_adapter("a", keras.layers.Dense(2))
     with pytest.raises(ValueError, match=r"Received: a_shape=\(5, 2\), b_shape=\(2, 3, 4\)"):
         wrapper.add_adapter("a", DoraWeights(2, (5, 2), (2, 3, 4)))
-    with pytest.raises(ValueError, match="DoraDense wraps an unquantized `Dense`"):
+    with pytest.raises(ValueError, match="DoraDense wraps a `Dense`"):
         DoraDense(keras.layers.Embedding(5, 2))
     base = keras.layers.EinsumDense("abc,cd->abcd", output_shape=(None, 6, 4))
     base.build((None, None, 6))

@@ -147,7 +147,7 @@ def test_bad_modules_and_layers_are_refused():
         wrapper.add_adapter("a", IA3Vector((4, 3)))
     with pytest.raises(ValueError, match="holds `keras_adapters.layers.IA3Vector` modules"):
         wrapper.add_adapter("a", keras.layers.Dense(2))
-    with pytest.raises(ValueError, match="IA3Dense wraps an unquantized `Dense`"):
+    with pytest.raises(ValueError, match="IA3Dense wraps a `Dense`"):
         IA3Dense(keras.layers.LayerNormalization())
     with pytest.raises(ValueError, match="Received: scale_shape=\\(\\)"):
         IA3Vector(())

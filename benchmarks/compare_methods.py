@@ -22,18 +22,8 @@ import platform
 import subprocess
 import sys
 
-METHODS = (
-    "lora",
-    "dora",
-    "adalora",
-    "ia3",
-    "pfeiffer",
-    "houlsby",
-    "parallel",
-    "prefix",
-    "mam",
-    "full",
-)
+from keras_adapters.cli.method_configs import METHODS  # every method the CLI trains
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SECTION = "## Latest results"
 CAUSAL_SECTION = "## Latest results: causal LM"

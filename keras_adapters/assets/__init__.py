@@ -16,6 +16,9 @@ from keras_adapters.assets.load_backbone import list_backbone_presets, load_back
 from keras_adapters.assets.load_causal_lm import list_causal_lm_presets, load_causal_lm_preset
 from keras_adapters.assets.read_gguf import read_gguf
 from keras_adapters.assets.registry import get_asset, list_assets, register_asset
+from keras_adapters.assets.special_token_safe_llama3_tokenizer import (
+    SpecialTokenSafeLlama3Tokenizer,
+)
 from keras_adapters.assets.start_aware_llama3_causal_lm_preprocessor import (
     StartAwareLlama3CausalLMPreprocessor,
 )
@@ -23,6 +26,7 @@ from keras_adapters.assets.start_aware_llama3_causal_lm_preprocessor import (
 __all__ = [
     "AssetFetchError",
     "AssetRecord",
+    "SpecialTokenSafeLlama3Tokenizer",
     "StartAwareLlama3CausalLMPreprocessor",
     "apply_chat_template",
     "cached_assets",

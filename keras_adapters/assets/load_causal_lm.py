@@ -20,6 +20,9 @@ from keras_adapters.assets.convert_llama_gguf import convert_llama_gguf
 from keras_adapters.assets.converted_cache import converted_folder
 from keras_adapters.assets.fetch import fetch_asset
 from keras_adapters.assets.registry import get_asset
+from keras_adapters.assets.special_token_safe_llama3_tokenizer import (
+    SpecialTokenSafeLlama3Tokenizer,
+)
 from keras_adapters.assets.start_aware_llama3_causal_lm_preprocessor import (
     StartAwareLlama3CausalLMPreprocessor,
 )
@@ -38,7 +41,8 @@ def _load_llama(folder, sequence_length):
     backbone = keras_hub.models.Llama3Backbone.from_preset(
         str(folder), layer_norm_epsilon=config["rms_norm_eps"]
     )
-    tokenizer = keras_hub.models.Llama3Tokenizer.from_preset(str(folder))
+    # KerasHub's own tokenizer misreads special tokens in graphs (tf.data, SavedModels).
+    tokenizer = SpecialTokenSafeLlama3Tokenizer.from_preset(str(folder))
     # KerasHub's own preprocessor prepends the start token in `generate`
     # even with `add_start_token=False`.
     preprocessor = StartAwareLlama3CausalLMPreprocessor(

@@ -10,9 +10,11 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_adapters.assets import (
     AssetFetchError,
+    SpecialTokenSafeLlama3Tokenizer,
     StartAwareLlama3CausalLMPreprocessor,
     apply_chat_template,
     convert_llama_gguf,
@@ -113,6 +115,7 @@ def test_tiny_preset_loads_as_causal_lm(tiny_preset):
 def test_preprocessor_class_is_registered(tiny_preset):
     causal_lm = load_causal_lm_preset("tiny_llama", cache_dir=tiny_preset.cache)
     assert type(causal_lm.preprocessor) is StartAwareLlama3CausalLMPreprocessor
+    assert type(causal_lm.preprocessor.tokenizer) is SpecialTokenSafeLlama3Tokenizer
     name = "keras_adapters>StartAwareLlama3CausalLMPreprocessor"
     assert keras.saving.get_registered_object(name) is StartAwareLlama3CausalLMPreprocessor
     # Training-time packing is KerasHub's: no start token, an end token.
@@ -232,6 +235,14 @@ def test_real_smollm2_config_template_and_cache(real_smollm2, monkeypatch):
     assert tokenizer.start_token_id == 1 and tokenizer.end_token_id == 2
     text = "The capital of France is Paris."
     assert tokenizer.detokenize(tokenizer(text)) == text
+    # 17 special tokens: traced (tf.data, SavedModel) ids equal eager ones.
+    assert isinstance(tokenizer, SpecialTokenSafeLlama3Tokenizer)
+    assert len(tokenizer.unsplittable_tokens) == 17
+    chat = apply_chat_template(QUESTION)
+    traced = tf.function(tokenizer)(tf.constant(chat))
+    assert np.asarray(traced).tolist() == np.asarray(tokenizer(chat)).tolist()
+    # <|im_start|> is one id (1) each time it is written.
+    assert np.asarray(traced).tolist().count(1) == chat.count("<|im_start|>") >= 2
 
     def never(*args, **kwargs):
         raise AssertionError("a cached preset must not use the network")

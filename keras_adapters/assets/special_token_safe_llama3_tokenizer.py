@@ -15,7 +15,7 @@ _SAFE_SPECIAL_TOKENS = 10
 
 @keras.saving.register_keras_serializable(package="keras_adapters")
 class SpecialTokenSafeLlama3Tokenizer(keras_hub.models.Llama3Tokenizer):
-    """A Llama 3 tokenizer whose TensorFlow path reads special tokens in text correctly.
+    r"""A Llama 3 tokenizer whose TensorFlow path reads special tokens in text correctly.
 
     A `keras_hub.models.Llama3Tokenizer` that gives the same ids in a
     `tf.function`, a `tf.data` pipeline and a SavedModel as it gives eagerly.
@@ -39,7 +39,7 @@ class SpecialTokenSafeLlama3Tokenizer(keras_hub.models.Llama3Tokenizer):
     ```python
     causal_lm = keras_adapters.assets.load_causal_lm_preset()
     tokenizer = causal_lm.preprocessor.tokenizer
-    text = "<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n"
+    text = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     eager = tokenizer(text)
     traced = tf.function(tokenizer)(tf.constant(text))  # the same ids
     ```

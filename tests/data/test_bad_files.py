@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from keras_adapters.data import deduplicated_split, load_text_classification
-from keras_adapters.data.read_labelled_file import MAX_LINE_BYTES, read_labelled_rows
+from keras_adapters.data.checked_lines import MAX_LINE_BYTES
+from keras_adapters.data.read_labelled_file import read_labelled_rows
 from tests.support.bad_data_files import BAD_FILES
 
 

@@ -91,7 +91,11 @@ def shardings(classifier):
     return found
 
 
-result = {"backend": keras.backend.backend(), "mode": MODE}
+result = {
+    "backend": keras.backend.backend(),
+    "mode": MODE,
+    "tokens": {name: value.tolist() for name, value in TOKENS.items()},
+}
 single = build()
 result["single_losses"] = train(single)
 result["single_logits"] = logits(single)

@@ -10,13 +10,15 @@ from keras_adapters.planning.model_context import ModelContext
 def adapter_layout_map(model, device_mesh, model_axis="model"):
     """Shards a model's base weights over one mesh axis and replicates its adapters.
 
-    For `keras.distribution.ModelParallel`. Every weight matrix of the base
-    model (rank 2 or more: kernels, embeddings, the task head) is split along
-    `model_axis` on its largest dimension that the axis size divides (the
-    last one on a tie); a matrix with no such dimension, and every vector
-    (biases, norms), is replicated. Adapter weights are replicated on every
-    device: they are a small fraction of the model, so each device keeps a
-    full copy and their gradients are averaged like data-parallel ones.
+    For `keras.distribution.ModelParallel`. Every base weight of rank 2 or
+    more (kernels, embeddings, the task head, `EinsumDense` biases) is split
+    along `model_axis` on its largest dimension that the axis size divides
+    (the last one on a tie); one with no such dimension, and every rank-1
+    weight (`Dense` biases, norms), is replicated. Adapter weights (every
+    weight an adapter wrapper holds beyond its base layer's) are replicated
+    on every device: they are a small fraction of the model, so each device
+    keeps a full copy and their gradients are averaged like data-parallel
+    ones.
 
     Keys are the exact variable paths of `model`, so the map fits a model
     built by the same code; KerasHub names its layers and adapter weights

@@ -26,6 +26,7 @@ from keras_adapters.configs import (
     PromptConfig,
 )
 from keras_adapters.core.stack import Stack
+from keras_adapters.distribution import adapter_layout_map
 from keras_adapters.injection import (
     AdaptedModel,
     AdapterRank,

@@ -20,6 +20,7 @@ ORDER = [
     "planning",
     "methods",
     "injection",
+    "distribution",
     "saving",
     "export",
     "models",

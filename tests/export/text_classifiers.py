@@ -26,12 +26,13 @@ TEXTS = [
 LABEL_NAMES = ["negative", "positive"]
 
 
-def make_text_classifier(seed=0, preprocessor=True):
+def make_text_classifier(seed=0, preprocessor=True, dropout=0.1):
     """A 2-layer BERT classifier on `VOCABULARY` whose logits depend on the text.
 
     BERT's initializer (stddev 0.02) makes a tiny model output nearly the
     same logits for every text; kernels and embeddings get scale 0.5 here,
     so a tokenisation or adapter mistake shows in the logits and labels.
+    `dropout` is the backbone's and the head's (KerasHub's default 0.1).
     """
     keras.utils.set_random_seed(seed)
     backbone = keras_hub.models.BertBackbone(
@@ -41,6 +42,7 @@ def make_text_classifier(seed=0, preprocessor=True):
         hidden_dim=8,
         intermediate_dim=16,
         max_sequence_length=16,
+        dropout=dropout,
     )
     text_preprocessor = None
     if preprocessor:
@@ -49,7 +51,7 @@ def make_text_classifier(seed=0, preprocessor=True):
             tokenizer, sequence_length=16
         )
     classifier = keras_hub.models.BertTextClassifier(
-        backbone, num_classes=2, preprocessor=text_preprocessor
+        backbone, num_classes=2, preprocessor=text_preprocessor, dropout=dropout
     )
     rng = np.random.default_rng(seed)
     for variable in classifier.weights:

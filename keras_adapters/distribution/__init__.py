@@ -1,0 +1,3 @@
+"""Multi-device training helpers for `keras.distribution`."""
+
+from keras_adapters.distribution.adapter_layout_map import adapter_layout_map

@@ -51,6 +51,8 @@ class SpecialTokenSafeLlama3Tokenizer(keras_hub.models.Llama3Tokenizer):
         if not graph or len(tokens) <= _SAFE_SPECIAL_TOKENS or self.sequence_length:
             return super().tokenize(inputs)
         inputs = tf.convert_to_tensor(inputs)
+        if inputs.shape.rank not in (0, 1):
+            return super().tokenize(inputs)  # KerasHub's error names the valid ranks
         scalar = inputs.shape.rank == 0
         texts = tf.reshape(inputs, [1]) if scalar else inputs
         # Longest first: a special token that starts another one never cuts it.

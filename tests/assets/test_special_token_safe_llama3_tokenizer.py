@@ -50,3 +50,8 @@ def test_round_trips_through_keras_serialization(tokenizer):
     name = "keras_adapters>SpecialTokenSafeLlama3Tokenizer"
     assert keras.saving.get_registered_object(name) is SpecialTokenSafeLlama3Tokenizer
     assert keras.saving.serialize_keras_object(tokenizer)["registered_name"] == name
+
+
+def test_inputs_of_rank_two_are_refused_in_graphs(tokenizer):
+    with pytest.raises(ValueError, match="rank < 2"):
+        tf.function(tokenizer)(tf.constant([["hi", "a"]]))
